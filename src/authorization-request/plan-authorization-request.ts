@@ -1,0 +1,72 @@
+/**
+ * The authorization request step: decide whether a request asks for a JWT response mode and, if it
+ * does, produce the request the legacy server gets instead (plain mode, sealed state). Pure apart
+ * from the sealer it is handed.
+ */
+import { GatewayError } from '../errors.js'
+import type { Flow, FlowStateSealer } from '../flow-state/sealed-state.js'
+import { singleValued, type ParameterList } from './parameters.js'
+import {
+  chooseUpstreamMode, isJarmResponseMode, resolveJarmMode, responseTypeCarriesTokens,
+  type JarmResponseMode, type PlainResponseMode, type UpstreamResponseModePreference,
+} from './response-mode.js'
+
+export interface AuthorizationRequestPolicy {
+  /** The JARM modes this gateway offers; a request for another one is left for the legacy server to refuse. */
+  readonly offeredModes: ReadonlySet<JarmResponseMode>
+  readonly upstreamModePreference: UpstreamResponseModePreference
+  /** Whether the client's responses are encrypted (JARM §2.3.1 allows query.jwt with tokens only then). */
+  readonly isEncryptedFor: (clientId: string) => boolean
+}
+
+export type AuthorizationRequestPlan =
+  | { readonly kind: 'passthrough' }
+  | { readonly kind: 'jarm', readonly flow: Flow, readonly upstreamMode: PlainResponseMode, readonly parameters: ParameterList }
+
+function required (parameters: ReadonlyMap<string, string>, name: string): string {
+  const value = parameters.get(name)
+  if (value === undefined) {
+    throw new GatewayError('missing_parameter', `parameter ${name} is required with a JWT response mode`)
+  }
+  return value
+}
+
+/** True when any `response_mode` value, even a repeated one, names a JWT mode this gateway offers. */
+function asksForJarm (parameters: ParameterList, offered: ReadonlySet<JarmResponseMode>): boolean {
+  return parameters.some(([name, value]) => name === 'response_mode' && isJarmResponseMode(value) && offered.has(value))
+}
+
+export function planAuthorizationRequest (
+  parameters: ParameterList,
+  policy: AuthorizationRequestPolicy,
+  sealer: FlowStateSealer,
+): AuthorizationRequestPlan {
+  if (!asksForJarm(parameters, policy.offeredModes)) return { kind: 'passthrough' }
+  const single = singleValued(parameters)
+  if (single.has('request') || single.has('request_uri')) {
+    // The legacy server would read response_mode and state from the request object, which the
+    // gateway cannot rewrite without breaking its signature: refuse rather than let a plain
+    // response reach a client that asked for a signed one.
+    throw new GatewayError('invalid_parameter', 'a JWT response mode in the query cannot be combined with request or request_uri; send it inside a pushed authorization request instead')
+  }
+  const clientId = required(single, 'client_id')
+  const responseType = required(single, 'response_type')
+  const redirectUri = required(single, 'redirect_uri')
+  if (!URL.canParse(redirectUri)) {
+    throw new GatewayError('invalid_parameter', 'parameter redirect_uri must be an absolute URL')
+  }
+  const mode = resolveJarmMode(single.get('response_mode') as JarmResponseMode, responseType)
+  if (mode === 'query.jwt' && responseTypeCarriesTokens(responseType) && !policy.isEncryptedFor(clientId)) {
+    throw new GatewayError('response_mode_not_allowed', `response_mode query.jwt cannot carry the tokens of response_type ${responseType} unless the response is encrypted; use fragment.jwt or form_post.jwt`)
+  }
+  const flow: Flow = { mode, clientId, redirectUri, responseType, state: single.get('state') }
+  const upstreamMode = chooseUpstreamMode(responseType, policy.upstreamModePreference)
+  const sealedState = sealer.seal(flow)
+  const rewritten: Array<readonly [string, string]> = []
+  for (const [name, value] of parameters) {
+    if (name === 'response_mode') rewritten.push([name, upstreamMode])
+    else if (name !== 'state') rewritten.push([name, value])
+  }
+  rewritten.push(['state', sealedState])
+  return { kind: 'jarm', flow, upstreamMode, parameters: rewritten }
+}

@@ -1,0 +1,216 @@
+/**
+ * Configuration: read once, validated against the shipped JSON Schema (the one source of truth for
+ * names, types and defaults), checked for what a schema cannot say (keys, algorithms), every problem
+ * reported with its path in one error, then frozen.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { Ajv, type ErrorObject } from 'ajv'
+import type { JarmResponseMode, UpstreamResponseModePreference } from '../authorization-request/response-mode.js'
+import { generateSigningKey, KeyRing, loadSigningKeys, type SigningKey } from '../keys/signing-keys.js'
+import { SYMMETRIC_ALGS, type AsymmetricAlg, type SigningAlg, type SymmetricAlg } from '../jarm/sign-jwt.js'
+import { packageRoot } from './package-root.js'
+
+export const CONFIG_SCHEMA_PATH = join(packageRoot(), 'schema', 'gateway.config.schema.json')
+
+export interface ClientConfig {
+  readonly authorizationSignedResponseAlg: SigningAlg
+  readonly clientSecret?: string | undefined
+  readonly redirectUris: readonly string[]
+}
+
+export interface GatewayConfig {
+  readonly listen: { readonly host: string, readonly port: number }
+  readonly upstream: {
+    readonly url: string
+    readonly timeoutMs: number
+    readonly responseMode: UpstreamResponseModePreference
+    readonly discoveryPath?: string | undefined
+    readonly authorizationEndpoint?: string | undefined
+  }
+  readonly issuer?: string | undefined
+  readonly keyRing: KeyRing
+  readonly clients: ReadonlyMap<string, ClientConfig>
+  readonly defaultSignedResponseAlg: AsymmetricAlg
+  readonly responseTtlSeconds: number
+  readonly responseModes: ReadonlySet<JarmResponseMode>
+  readonly state: { readonly secrets: readonly string[], readonly ttlSeconds: number, readonly ephemeral: boolean }
+  readonly limits: { readonly authorizationRequestBytes: number, readonly capturedPageBytes: number, readonly metadataBytes: number }
+  readonly trustForwardedHeaders: boolean
+  /** Things an operator must hear about at start-up (ephemeral keys or secrets). */
+  readonly warnings: readonly string[]
+}
+
+/** Every problem in a configuration, each with its path. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_config'
+  readonly problems: readonly string[]
+  constructor (problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+interface RawClient { authorization_signed_response_alg?: SigningAlg, client_secret?: string, redirect_uris?: string[] }
+interface RawConfig {
+  listen: { host: string, port: number }
+  upstream: { url: string, timeout_ms: number, response_mode: UpstreamResponseModePreference, discovery_path?: string, authorization_endpoint?: string }
+  issuer?: string
+  keys?: string | { keys: unknown[] }
+  clients: Record<string, RawClient>
+  default_signed_response_alg: AsymmetricAlg
+  response_ttl_seconds: number
+  response_modes: JarmResponseMode[]
+  state: { secrets?: string[], ttl_seconds: number }
+  limits: { authorization_request_bytes: number, captured_page_bytes: number, metadata_bytes: number }
+  trust_forwarded_headers: boolean
+}
+
+const schema = JSON.parse(readFileSync(CONFIG_SCHEMA_PATH, 'utf8')) as object
+// useDefaults fills every documented default in place; the objects that hold defaults must exist first.
+const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile<RawConfig>(schema)
+
+/** `/clients/app1/redirect_uris/0` → `clients.app1.redirect_uris[0]` */
+function pathOf (error: ErrorObject): string {
+  const segments = error.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  if (error.keyword === 'required') segments.push((error.params as { missingProperty: string }).missingProperty)
+  if (error.keyword === 'additionalProperties') segments.push((error.params as { additionalProperty: string }).additionalProperty)
+  return segments.reduce((path, segment) => /^\d+$/.test(segment) ? `${path}[${segment}]` : path === '' ? segment : `${path}.${segment}`, '') || '(root)'
+}
+
+function describe (error: ErrorObject): string {
+  if (error.keyword === 'additionalProperties') return 'is not a known setting'
+  if (error.keyword === 'required') return 'is required'
+  if (error.keyword === 'enum') return `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+  return error.message ?? 'is invalid'
+}
+
+function schemaProblems (errors: readonly ErrorObject[]): string[] {
+  // oneOf reports each failed branch and then itself; the summary line is the useful one.
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath))
+  const problems = errors
+    .filter((e) => e.keyword === 'oneOf' || !oneOfPaths.has(e.instancePath))
+    .map((e) => e.keyword === 'oneOf' ? `${pathOf(e)}: must be a path to a JWKS file or an inline JWKS object` : `${pathOf(e)}: ${describe(e)}`)
+  return [...new Set(problems)]
+}
+
+async function readKeys (keys: RawConfig['keys'], baseDir: string): Promise<{ jwks: unknown, problems: string[] }> {
+  if (typeof keys !== 'string') return { jwks: keys, problems: [] }
+  const file = resolve(baseDir, keys)
+  try {
+    return { jwks: JSON.parse(await readFile(file, 'utf8')), problems: [] }
+  } catch (error) {
+    return { jwks: undefined, problems: [`keys: cannot read a JWKS from ${file} (${(error as Error).message})`] }
+  }
+}
+
+/**
+ * Validates a parsed configuration object. `baseDir` resolves relative paths (the config file's
+ * folder). Throws ConfigError with every problem found.
+ */
+export async function buildConfig (input: unknown, baseDir: string): Promise<GatewayConfig> {
+  const raw = structuredClone(input) as RawConfig
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    for (const section of ['listen', 'state', 'limits'] as const) raw[section] ??= {} as never
+    raw.clients ??= {}
+  }
+  if (!validate(raw)) throw new ConfigError(schemaProblems(validate.errors ?? []))
+
+  const problems: string[] = []
+  const warnings: string[] = []
+  let keys: SigningKey[] = []
+  if (raw.keys !== undefined) {
+    const { jwks, problems: readProblems } = await readKeys(raw.keys, baseDir)
+    problems.push(...readProblems)
+    if (readProblems.length === 0) {
+      const loaded = await loadSigningKeys(jwks, 'keys')
+      problems.push(...loaded.problems)
+      keys = loaded.keys
+    }
+  }
+
+  const clients = new Map<string, ClientConfig>()
+  const neededAlgs = new Set<AsymmetricAlg>([raw.default_signed_response_alg])
+  for (const [clientId, client] of Object.entries(raw.clients)) {
+    const alg = client.authorization_signed_response_alg ?? raw.default_signed_response_alg
+    if ((SYMMETRIC_ALGS as readonly string[]).includes(alg)) {
+      if (client.client_secret === undefined) problems.push(`clients.${clientId}.client_secret: is required for authorization_signed_response_alg ${alg}`)
+    } else {
+      neededAlgs.add(alg as AsymmetricAlg)
+    }
+    clients.set(clientId, Object.freeze({ authorizationSignedResponseAlg: alg, clientSecret: client.client_secret, redirectUris: Object.freeze([...(client.redirect_uris ?? [])]) }))
+  }
+
+  if (raw.keys === undefined) {
+    for (const alg of neededAlgs) keys.push(await generateSigningKey(alg))
+    warnings.push(`no "keys" configured: signing with ephemeral keys (${[...neededAlgs].join(', ')}) made at start-up; they change at every restart and differ between replicas, so responses cannot be verified after a restart. Configure "keys" for anything but a demo.`)
+  } else if (problems.length === 0) {
+    const ring = new KeyRing(keys)
+    for (const alg of neededAlgs) {
+      if (ring.keyFor(alg) !== undefined) continue
+      const users = [...clients].filter(([, c]) => c.authorizationSignedResponseAlg === alg).map(([id]) => `clients.${id}`)
+      if (alg === raw.default_signed_response_alg) users.push('default_signed_response_alg')
+      problems.push(`${users.join(', ')}: no key in "keys" can sign ${alg}; add a key with "alg": "${alg}"`)
+    }
+  }
+
+  let secrets = raw.state.secrets
+  const ephemeralSecret = secrets === undefined
+  if (secrets === undefined) {
+    secrets = [randomBytes(32).toString('base64url')]
+    warnings.push('no "state.secrets" configured: flows are sealed with a secret made at start-up, so flows in progress fail after a restart and cannot be finished by another replica.')
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  return Object.freeze({
+    listen: Object.freeze({ ...raw.listen }),
+    upstream: Object.freeze({
+      url: raw.upstream.url.replace(/\/$/, ''),
+      timeoutMs: raw.upstream.timeout_ms,
+      responseMode: raw.upstream.response_mode,
+      discoveryPath: raw.upstream.discovery_path,
+      authorizationEndpoint: raw.upstream.authorization_endpoint,
+    }),
+    issuer: raw.issuer,
+    keyRing: new KeyRing(keys),
+    clients,
+    defaultSignedResponseAlg: raw.default_signed_response_alg,
+    responseTtlSeconds: raw.response_ttl_seconds,
+    responseModes: new Set(raw.response_modes),
+    state: Object.freeze({ secrets: Object.freeze([...secrets]), ttlSeconds: raw.state.ttl_seconds, ephemeral: ephemeralSecret }),
+    limits: Object.freeze({
+      authorizationRequestBytes: raw.limits.authorization_request_bytes,
+      capturedPageBytes: raw.limits.captured_page_bytes,
+      metadataBytes: raw.limits.metadata_bytes,
+    }),
+    trustForwardedHeaders: raw.trust_forwarded_headers,
+    warnings: Object.freeze(warnings),
+  })
+}
+
+/** Reads and validates a configuration file. */
+export async function loadConfigFile (file: string): Promise<GatewayConfig> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError([`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`])
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    throw new ConfigError([`${file}: is not valid JSON (${(error as Error).message})`])
+  }
+  return buildConfig(parsed, dirname(resolve(file)))
+}
+
+/** The algorithms the gateway can sign with under this configuration (published in discovery). */
+export function signingAlgorithms (config: GatewayConfig): Array<AsymmetricAlg | SymmetricAlg> {
+  const withSecret = [...config.clients.values()].some((client) => client.clientSecret !== undefined)
+  return [...config.keyRing.algorithms, ...(withSecret ? SYMMETRIC_ALGS : [])]
+}

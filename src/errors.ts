@@ -1,0 +1,57 @@
+/**
+ * The gateway's error catalogue: every error it raises has a stable `code`, the HTTP status of the
+ * page it renders, the OAuth `error` value (RFC 6749 §4.1.2.1) and whether it may be sent to the
+ * client's redirect_uri. Only errors raised after the redirect_uri is vouched for may be redirected;
+ * everything else becomes a plain page, so a bad request can never turn into an open redirect.
+ */
+
+export interface ErrorDefinition {
+  readonly status: number
+  readonly oauthError: string
+  /** May this error be wrapped in a JARM response to the client (once its redirect_uri is vouched for)? */
+  readonly redirectable: boolean
+  readonly title: string
+}
+
+export const ERRORS = {
+  duplicate_parameter: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'A parameter was sent more than once' },
+  missing_parameter: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'A required parameter is missing' },
+  invalid_parameter: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'A parameter has an invalid value' },
+  response_mode_not_allowed: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This response mode cannot be used with this response type' },
+  request_body_too_large: { status: 413, oauthError: 'invalid_request', redirectable: false, title: 'The request body is too large' },
+  unsupported_media_type: { status: 415, oauthError: 'invalid_request', redirectable: false, title: 'The request body must be a form' },
+  flow_state_invalid: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow cannot be completed' },
+  flow_state_expired: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow has expired' },
+  capture_failed: { status: 502, oauthError: 'server_error', redirectable: false, title: 'The identity server answered in a way the gateway cannot read' },
+  capture_too_large: { status: 502, oauthError: 'server_error', redirectable: false, title: 'The identity server answer is too large' },
+  signing_failed: { status: 500, oauthError: 'server_error', redirectable: false, title: 'The response could not be signed' },
+  upstream_unreachable: { status: 502, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The identity server cannot be reached' },
+  upstream_timeout: { status: 504, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The identity server did not answer in time' },
+  upstream_bad_response: { status: 502, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The identity server sent an invalid answer' },
+  internal_error: { status: 500, oauthError: 'server_error', redirectable: false, title: 'The gateway failed' },
+  metadata_unavailable: { status: 503, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The identity server metadata is not available' },
+} as const satisfies Record<string, ErrorDefinition>
+
+export type GatewayErrorCode = keyof typeof ERRORS
+
+export class GatewayError extends Error {
+  readonly code: GatewayErrorCode
+  readonly status: number
+  readonly oauthError: string
+  readonly redirectable: boolean
+
+  /** `message` is shown to the user: lowercase, names the field, says what was expected, never holds a secret. */
+  constructor (code: GatewayErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'GatewayError'
+    const definition: ErrorDefinition = ERRORS[code]
+    this.code = code
+    this.status = definition.status
+    this.oauthError = definition.oauthError
+    this.redirectable = definition.redirectable
+  }
+}
+
+export function isGatewayError (error: unknown): error is GatewayError {
+  return error instanceof GatewayError
+}

@@ -1,0 +1,114 @@
+/**
+ * What the gateway must remember between the authorization request and the legacy server's answer,
+ * carried inside the flow itself: the `state` sent to the legacy server is this record, sealed with
+ * AES-256-GCM. Any replica holding the same secret can finish a flow another one started, and no
+ * store is needed. The client's own `state` travels inside, byte for byte, and comes back out.
+ *
+ * Wire format: `jg1.` + base64url(keyId[4] | iv[12] | ciphertext | tag[16]); the prefix lets the
+ * capture step recognise its own flows cheaply, the key id picks the secret during rotation.
+ */
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+import { GatewayError } from '../errors.js'
+import type { ConcreteJarmMode } from '../authorization-request/response-mode.js'
+
+export const SEALED_STATE_PREFIX = 'jg1.'
+const KEY_ID_BYTES = 4
+const IV_BYTES = 12
+const TAG_BYTES = 16
+const HKDF_SALT = 'jarm-gateway flow state'
+const HKDF_INFO = 'v1 A256GCM'
+
+/** The flow as the gateway needs it when the legacy server answers. */
+export interface Flow {
+  readonly mode: ConcreteJarmMode
+  readonly clientId: string
+  /** The redirect_uri the client sent: the only place a response for this flow may go. */
+  readonly redirectUri: string
+  readonly responseType: string
+  /** The client's own state, absent when it sent none. */
+  readonly state?: string | undefined
+}
+
+interface SealedPayload {
+  m: ConcreteJarmMode
+  c: string
+  r: string
+  t: string
+  s?: string
+  /** expiry, seconds since the epoch */
+  x: number
+}
+
+interface SealingKey { id: Buffer, key: Buffer }
+
+function deriveKey (secret: string): SealingKey {
+  const key = Buffer.from(hkdfSync('sha256', secret, HKDF_SALT, HKDF_INFO, 32))
+  return { id: createHash('sha256').update(key).digest().subarray(0, KEY_ID_BYTES), key }
+}
+
+export function isSealedState (value: string | null | undefined): value is string {
+  return typeof value === 'string' && value.startsWith(SEALED_STATE_PREFIX)
+}
+
+export class FlowStateSealer {
+  readonly #keys: SealingKey[]
+  readonly #ttlSeconds: number
+  readonly #now: () => number
+
+  /**
+   * @param secrets the first seals; all of them open, so a secret can be rotated without breaking
+   *   flows in progress.
+   * @param now milliseconds since the epoch (injectable for expiry tests)
+   */
+  constructor (secrets: readonly string[], ttlSeconds: number, now: () => number = Date.now) {
+    this.#keys = secrets.map(deriveKey)
+    this.#ttlSeconds = ttlSeconds
+    this.#now = now
+  }
+
+  seal (flow: Flow): string {
+    const payload: SealedPayload = {
+      m: flow.mode,
+      c: flow.clientId,
+      r: flow.redirectUri,
+      t: flow.responseType,
+      x: Math.floor(this.#now() / 1000) + this.#ttlSeconds,
+    }
+    if (flow.state !== undefined) payload.s = flow.state
+    const { id, key } = this.#keys[0]!
+    const iv = randomBytes(IV_BYTES)
+    const cipher = createCipheriv('aes-256-gcm', key, iv)
+    cipher.setAAD(id)
+    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()])
+    return SEALED_STATE_PREFIX + Buffer.concat([id, iv, ciphertext, cipher.getAuthTag()]).toString('base64url')
+  }
+
+  /** The flow, or `flow_state_invalid` / `flow_state_expired`. Never returns a flow that failed to authenticate. */
+  open (sealed: string): Flow {
+    const raw = Buffer.from(sealed.slice(SEALED_STATE_PREFIX.length), 'base64url')
+    if (!sealed.startsWith(SEALED_STATE_PREFIX) || raw.length < KEY_ID_BYTES + IV_BYTES + TAG_BYTES + 2) {
+      throw new GatewayError('flow_state_invalid', 'the sealed state is malformed')
+    }
+    const keyId = raw.subarray(0, KEY_ID_BYTES)
+    const sealingKey = this.#keys.find(({ id }) => id.equals(keyId))
+    if (sealingKey === undefined) {
+      throw new GatewayError('flow_state_invalid', 'the sealed state was sealed with an unknown secret')
+    }
+    const iv = raw.subarray(KEY_ID_BYTES, KEY_ID_BYTES + IV_BYTES)
+    const tag = raw.subarray(raw.length - TAG_BYTES)
+    const ciphertext = raw.subarray(KEY_ID_BYTES + IV_BYTES, raw.length - TAG_BYTES)
+    let payload: SealedPayload
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', sealingKey.key, iv)
+      decipher.setAAD(keyId)
+      decipher.setAuthTag(tag)
+      payload = JSON.parse(Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8')) as SealedPayload
+    } catch (cause) {
+      throw new GatewayError('flow_state_invalid', 'the sealed state failed authentication', { cause })
+    }
+    if (payload.x <= Math.floor(this.#now() / 1000)) {
+      throw new GatewayError('flow_state_expired', 'the sign-in flow took longer than allowed; start again from the application')
+    }
+    return { mode: payload.m, clientId: payload.c, redirectUri: payload.r, responseType: payload.t, state: payload.s }
+  }
+}

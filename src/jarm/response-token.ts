@@ -1,0 +1,56 @@
+/**
+ * Makes the response JWT for a captured flow: the claims, signed with the client's algorithm.
+ * Knows nothing of redirects or HTML.
+ */
+import type { ParameterList } from '../authorization-request/parameters.js'
+import type { GatewayConfig } from '../config/load-config.js'
+import { GatewayError } from '../errors.js'
+import { buildResponseClaims } from './response-claims.js'
+import { signJwt, symmetricSigner, SYMMETRIC_ALGS, type AsymmetricAlg, type JwsHeader, type Signer, type SymmetricAlg } from './sign-jwt.js'
+
+export interface ResponseTokenInput {
+  readonly issuer: string
+  readonly clientId: string
+  readonly state: string | undefined
+  readonly parameters: ParameterList
+}
+
+export class ResponseTokenFactory {
+  readonly #config: GatewayConfig
+  readonly #now: () => number
+
+  constructor (config: GatewayConfig, now: () => number = Date.now) {
+    this.#config = config
+    this.#now = now
+  }
+
+  /** The algorithm a client's responses are signed with (JARM §3: RS256 unless configured). */
+  algorithmFor (clientId: string): string {
+    return this.#config.clients.get(clientId)?.authorizationSignedResponseAlg ?? this.#config.defaultSignedResponseAlg
+  }
+
+  #signerFor (clientId: string): { header: JwsHeader, signer: Signer } {
+    const client = this.#config.clients.get(clientId)
+    const alg = this.algorithmFor(clientId)
+    if ((SYMMETRIC_ALGS as readonly string[]).includes(alg)) {
+      // The config loader guarantees a client_secret for every HS* client.
+      return { header: { alg: alg as SymmetricAlg }, signer: symmetricSigner(alg as SymmetricAlg, Buffer.from(client!.clientSecret!, 'utf8')) }
+    }
+    const key = this.#config.keyRing.keyFor(alg as AsymmetricAlg)
+    if (key === undefined) throw new GatewayError('signing_failed', `no signing key serves ${alg}`)
+    return { header: { alg: key.alg, kid: key.kid }, signer: key.signer }
+  }
+
+  create (input: ResponseTokenInput): string {
+    const claims = buildResponseClaims({
+      issuer: input.issuer,
+      clientId: input.clientId,
+      state: input.state,
+      parameters: input.parameters,
+      nowSeconds: Math.floor(this.#now() / 1000),
+      ttlSeconds: this.#config.responseTtlSeconds,
+    })
+    const { header, signer } = this.#signerFor(input.clientId)
+    return signJwt(header, claims, signer)
+  }
+}

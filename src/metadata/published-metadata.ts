@@ -1,0 +1,34 @@
+/**
+ * What clients read: the legacy server's discovery document with the JARM modes and the gateway's
+ * signing algorithms added (JARM §3, §4), and its JWKS with the gateway's public keys merged in so
+ * clients find the response key where they look. Pure.
+ */
+import type { JWK } from 'jose'
+
+/** RFC 8414 §2: a server that does not list response_modes_supported supports query and fragment. */
+const DEFAULT_RESPONSE_MODES = ['query', 'fragment']
+
+export function isDiscoveryPath (path: string): boolean {
+  return path.endsWith('/.well-known/openid-configuration') || path.includes('/.well-known/openid-configuration/') ||
+    path.startsWith('/.well-known/oauth-authorization-server')
+}
+
+export function publishDiscovery (
+  document: Record<string, unknown>,
+  gateway: { issuer: string | undefined, responseModes: Iterable<string>, signingAlgs: readonly string[] },
+): Record<string, unknown> {
+  const listed = Array.isArray(document['response_modes_supported']) ? document['response_modes_supported'] as unknown[] : DEFAULT_RESPONSE_MODES
+  return {
+    ...document,
+    ...(gateway.issuer !== undefined ? { issuer: gateway.issuer } : {}),
+    response_modes_supported: [...new Set([...listed, ...gateway.responseModes])],
+    authorization_signing_alg_values_supported: [...gateway.signingAlgs],
+  }
+}
+
+export function publishJwks (document: Record<string, unknown>, gatewayKeys: ReadonlyArray<Readonly<JWK>>): { document: Record<string, unknown>, collisions: string[] } {
+  const upstreamKeys = Array.isArray(document['keys']) ? document['keys'] as JWK[] : []
+  const gatewayKids = new Set(gatewayKeys.map((key) => key.kid))
+  const collisions = upstreamKeys.map((key) => key.kid).filter((kid): kid is string => kid !== undefined && gatewayKids.has(kid))
+  return { document: { ...document, keys: [...upstreamKeys, ...gatewayKeys] }, collisions }
+}

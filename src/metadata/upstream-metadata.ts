@@ -1,0 +1,109 @@
+/**
+ * The legacy server's discovery document (OpenID Connect Discovery 1.0, RFC 8414), fetched through the
+ * upstream URL with the public Host, kept and refreshed in the background. It tells the gateway
+ * which paths are the authorization endpoint and the JWKS, and the issuer of its responses.
+ */
+import { GatewayError } from '../errors.js'
+import { getFromUpstream } from '../http/upstream-request.js'
+
+/** How long a discovery document is used before it is fetched again (in the background). */
+export const METADATA_REFRESH_MS = 5 * 60 * 1000
+
+export interface UpstreamMetadata {
+  readonly issuer: string
+  readonly document: Readonly<Record<string, unknown>>
+  readonly authorizationEndpointPath: string
+  readonly jwksPath: string | undefined
+  /** Set when a configured issuer differs from the one the legacy server publishes. */
+  readonly issuerMismatch: string | undefined
+}
+
+export interface MetadataSource {
+  readonly upstreamUrl: string
+  readonly issuer?: string | undefined
+  readonly discoveryPath?: string | undefined
+  readonly authorizationEndpoint?: string | undefined
+  readonly timeoutMs: number
+  readonly maxBytes: number
+}
+
+/** Where discovery may live for an issuer, in the order tried. */
+export function discoveryPaths (issuer: string | undefined): string[] {
+  const issuerPath = issuer === undefined ? '' : new URL(issuer).pathname.replace(/\/$/, '')
+  if (issuerPath === '') return ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']
+  return [
+    `${issuerPath}/.well-known/openid-configuration`,
+    `/.well-known/oauth-authorization-server${issuerPath}`,
+    `/.well-known/openid-configuration${issuerPath}`,
+  ]
+}
+
+function pathOf (value: unknown): string | undefined {
+  return typeof value === 'string' && URL.canParse(value) ? new URL(value).pathname : undefined
+}
+
+export function readMetadata (document: Record<string, unknown>, source: MetadataSource): UpstreamMetadata {
+  const published = document['issuer']
+  const authorizationEndpointPath = source.authorizationEndpoint ?? pathOf(document['authorization_endpoint'])
+  if (typeof published !== 'string' || authorizationEndpointPath === undefined) {
+    throw new Error('the discovery document has no issuer or authorization_endpoint')
+  }
+  const issuer = source.issuer ?? published
+  return {
+    issuer,
+    document,
+    authorizationEndpointPath,
+    jwksPath: pathOf(document['jwks_uri']),
+    issuerMismatch: issuer !== published ? `the configured issuer ${issuer} differs from the legacy server's ${published}` : undefined,
+  }
+}
+
+export class MetadataCache {
+  readonly #source: MetadataSource
+  #current: UpstreamMetadata | undefined
+  #fetchedAt = 0
+  #inFlight: Promise<UpstreamMetadata> | undefined
+  #onError: (error: Error) => void
+
+  constructor (source: MetadataSource, onError: (error: Error) => void) {
+    this.#source = source
+    this.#onError = onError
+  }
+
+  /** The cached metadata (refreshed in the background when old), or the first fetch. */
+  get (): Promise<UpstreamMetadata> | UpstreamMetadata {
+    if (this.#current !== undefined) {
+      if (Date.now() - this.#fetchedAt > METADATA_REFRESH_MS) this.refresh().catch(this.#onError)
+      return this.#current
+    }
+    return this.refresh().catch((cause: Error) => {
+      throw new GatewayError('metadata_unavailable', 'the identity server discovery document could not be read; try again shortly', { cause })
+    })
+  }
+
+  refresh (): Promise<UpstreamMetadata> {
+    this.#inFlight ??= this.#fetch().then((metadata) => {
+      this.#current = metadata
+      this.#fetchedAt = Date.now()
+      return metadata
+    }).finally(() => { this.#inFlight = undefined })
+    return this.#inFlight
+  }
+
+  async #fetch (): Promise<UpstreamMetadata> {
+    const { upstreamUrl, issuer, discoveryPath, timeoutMs, maxBytes } = this.#source
+    const issuerUrl = issuer === undefined ? undefined : new URL(issuer)
+    const failures: string[] = []
+    for (const path of discoveryPath !== undefined ? [discoveryPath] : discoveryPaths(issuer)) {
+      const url = new URL(path, upstreamUrl)
+      try {
+        const reply = await getFromUpstream(url, { host: issuerUrl?.host, forwardedProto: issuerUrl?.protocol.slice(0, -1), timeoutMs, maxBytes })
+        if (reply.status !== 200) { failures.push(`${path}: HTTP ${reply.status}`); continue }
+        return readMetadata(JSON.parse(reply.body.toString('utf8')) as Record<string, unknown>, this.#source)
+      } catch (error) {
+        failures.push(`${path}: ${(error as Error).message}`)
+      }
+    }
+    throw new Error(`no discovery document found on ${upstreamUrl} (${failures.join('; ')})`)
+  }
+}

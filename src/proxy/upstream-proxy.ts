@@ -1,0 +1,83 @@
+/**
+ * The only module that imports http-proxy. It sends a request to the legacy server and hands the
+ * answer back unread; the gateway decides what to do with it (selfHandleResponse).
+ *
+ * http-proxy 1.18.1 has had no release since 2020; rather than move to a rewrite, its known traps
+ * are guarded here, each where it bites:
+ * - `Trailer` / `Expect` / hop-by-hop request headers: removed before proxy.web() (forwarding-headers),
+ *   so it cannot throw ERR_HTTP_TRAILER_INVALID (#1647) and always emits `proxyReq`.
+ * - A client that goes away aborts the upstream request (#1586).
+ * - An upstream that dies mid-body destroys the client response instead of leaving it hanging.
+ * - An upstream that does not answer in time ends in a 504, told apart from a reset (502).
+ * - A keep-alive agent: without one every request opens a new connection.
+ */
+import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import httpProxy from 'http-proxy'
+import { GatewayError } from '../errors.js'
+
+/** Idle upstream sockets are closed before a typical server's own 5 s keep-alive timeout, so a reused socket is never one the server has just closed. */
+export const UPSTREAM_KEEP_ALIVE_MS = 4000
+
+export type ResponseHandler = (upstream: IncomingMessage, req: IncomingMessage, res: ServerResponse) => void
+export type ErrorHandler = (error: GatewayError, req: IncomingMessage, res: ServerResponse) => void
+
+interface Exchange { onResponse: ResponseHandler, onError: ErrorHandler, timedOut: boolean }
+
+export class UpstreamProxy {
+  readonly #proxy: httpProxy
+  readonly #agent: Agent
+  readonly #timeoutMs: number
+  readonly #exchanges = new WeakMap<IncomingMessage, Exchange>()
+
+  constructor (target: string, timeoutMs: number) {
+    this.#timeoutMs = timeoutMs
+    this.#agent = new Agent({ keepAlive: true, timeout: UPSTREAM_KEEP_ALIVE_MS, scheduling: 'lifo' })
+    this.#proxy = httpProxy.createProxyServer({ target, agent: this.#agent, selfHandleResponse: true, xfwd: false, changeOrigin: false })
+    this.#proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse) => this.#watch(proxyReq, req, res))
+    this.#proxy.on('proxyRes', (upstream: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
+      this.#exchanges.get(req)?.onResponse(upstream, req, res)
+    })
+  }
+
+  /** Upstream timeout and client disconnects, per request. */
+  #watch (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse): void {
+    proxyReq.setTimeout(this.#timeoutMs, () => {
+      const exchange = this.#exchanges.get(req)
+      if (exchange !== undefined) exchange.timedOut = true
+      proxyReq.destroy()
+    })
+    res.on('close', () => { if (!res.writableFinished) proxyReq.destroy() })
+  }
+
+  /**
+   * Sends the request upstream. `body` replaces the client's body (its headers are adjusted here);
+   * without it the client's body streams through.
+   */
+  forward (req: IncomingMessage, res: ServerResponse, handlers: { body?: Buffer | undefined, onResponse: ResponseHandler, onError: ErrorHandler }): void {
+    const exchange: Exchange = { onResponse: handlers.onResponse, onError: handlers.onError, timedOut: false }
+    this.#exchanges.set(req, exchange)
+    let buffer: Readable | undefined
+    if (handlers.body !== undefined) {
+      req.headers['content-length'] = String(handlers.body.length)
+      delete req.headers['transfer-encoding']
+      buffer = Readable.from([handlers.body])
+    }
+    this.#proxy.web(req, res, { buffer }, (error: NodeJS.ErrnoException) => {
+      exchange.onError(this.#classify(error, exchange), req, res)
+    })
+  }
+
+  #classify (error: NodeJS.ErrnoException, exchange: Exchange): GatewayError {
+    if (exchange.timedOut) return new GatewayError('upstream_timeout', `the identity server did not answer within ${this.#timeoutMs} ms`, { cause: error })
+    if (error.code === 'ECONNREFUSED' || error.code === 'ENOTFOUND' || error.code === 'EHOSTUNREACH' || error.code === 'EAI_AGAIN') {
+      return new GatewayError('upstream_unreachable', 'the identity server refused the connection or cannot be found', { cause: error })
+    }
+    return new GatewayError('upstream_bad_response', 'the identity server closed the connection or sent an invalid answer', { cause: error })
+  }
+
+  close (): void {
+    this.#proxy.close()
+    this.#agent.destroy()
+  }
+}

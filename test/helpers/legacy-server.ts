@@ -1,0 +1,73 @@
+/// <reference path="../types/oidc-provider.d.ts" />
+/**
+ * A real legacy server for the tests: oidc-provider with its own JARM feature off, its
+ * devInteractions login and consent pages on, listening on port 0.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider'
+
+export interface LegacyServer {
+  readonly url: string
+  readonly provider: Provider
+  close (): Promise<void>
+}
+
+export const DEFAULT_CLIENTS: ClientMetadata[] = [
+  {
+    client_id: 'app1',
+    client_secret: 'app1-secret-that-is-long-enough-for-hs256-0123456789',
+    redirect_uris: ['https://client.example.org/cb', 'https://client.example.org/cb?tenant=a%20b&x=1', 'http://127.0.0.1/form-callback'],
+    response_types: ['code'],
+    grant_types: ['authorization_code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  },
+  {
+    client_id: 'app2',
+    client_secret: 'app2-secret-that-is-long-enough-for-hs256-0123456789',
+    redirect_uris: ['https://app2.example.org/callback'],
+    response_types: ['code'],
+    grant_types: ['authorization_code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  },
+]
+
+export interface LegacyServerOptions {
+  /** The public issuer: the gateway's address, plus a path for an issuer with one. */
+  readonly issuer: string
+  readonly clients?: ClientMetadata[]
+  readonly configuration?: Configuration
+}
+
+export async function startLegacyServer (options: LegacyServerOptions): Promise<LegacyServer> {
+  const provider = new Provider(options.issuer, {
+    clients: options.clients ?? DEFAULT_CLIENTS,
+    cookies: { keys: ['legacy-server-cookie-key-for-tests'] },
+    features: { devInteractions: { enabled: true }, jwtResponseModes: { enabled: false } },
+    ...options.configuration,
+  })
+  provider.proxy = true
+  const mountPath = new URL(options.issuer).pathname.replace(/\/$/, '')
+  const callback = provider.callback()
+  const server: Server = createServer((req: IncomingMessage & { originalUrl?: string }, res: ServerResponse) => {
+    if (mountPath !== '') {
+      if (!(req.url ?? '').startsWith(mountPath)) {
+        res.writeHead(404).end('not found')
+        return
+      }
+      req.originalUrl = req.url
+      req.url = req.url!.slice(mountPath.length) || '/'
+    }
+    void callback(req, res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    provider,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }),
+  }
+}
