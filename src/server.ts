@@ -37,8 +37,8 @@ export function addressOf (server: Server): string {
 }
 
 /** Attaches a gateway to a listening server. */
-export function serve (server: Server, config: GatewayConfig, logger: Logger): RunningGateway {
-  const gateway = new Gateway(config, logger)
+export function serve (server: Server, config: GatewayConfig, logger: Logger, now?: () => number): RunningGateway {
+  const gateway = new Gateway(config, logger, now)
   server.on('request', gateway.handle)
   const url = addressOf(server)
   return {

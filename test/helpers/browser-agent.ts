@@ -56,6 +56,7 @@ export class BrowserAgent {
    */
   async run (start: URL, options: { method?: 'GET' | 'POST', body?: string, deny?: boolean, login?: string, via?: URL } = {}): Promise<Arrival> {
     let url = start
+    const gatewayOrigins = new Set([start.origin, options.via?.origin])
     let init: { method?: string, body?: string } = { method: options.method ?? 'GET', body: options.body }
     for (let step = 0; step < 20; step++) {
       const response = await this.request(url, init)
@@ -63,7 +64,7 @@ export class BrowserAgent {
       if (response.status >= 300 && response.status < 400 && location !== null) {
         const next = new URL(location, url)
         await response.arrayBuffer()
-        if (next.origin !== url.origin) return { kind: 'redirect', status: response.status, url: next, headers: response.headers }
+        if (!gatewayOrigins.has(next.origin)) return { kind: 'redirect', status: response.status, url: next, headers: response.headers }
         // Finish a flow on another gateway process when asked to.
         url = options.via !== undefined ? new URL(next.pathname + next.search, options.via) : next
         init = {}

@@ -8,7 +8,7 @@ import { buildConfig } from '../../src/config/load-config.js'
 import { generatePrivateJwk } from '../../src/keys/signing-keys.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { listen, serve, type RunningGateway } from '../../src/server.js'
-import { startLegacyServer, type LegacyServer, type LegacyServerOptions } from './legacy-server.js'
+import { startLegacyServer, type LegacyServer, type LegacyServerOptions } from '../../demo/legacy-server.js'
 
 export const STATE_SECRET = 'a-test-secret-for-sealing-flow-state-0123456789'
 
@@ -35,6 +35,8 @@ export interface StackOptions {
   readonly legacy?: Omit<LegacyServerOptions, 'issuer'>
   /** Set the gateway's issuer explicitly (otherwise it comes from discovery). */
   readonly configureIssuer?: boolean
+  /** The gateways' clock (milliseconds), to test expiry. */
+  readonly now?: () => number
 }
 
 export async function startStack (options: StackOptions = {}): Promise<Stack> {
@@ -43,7 +45,7 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
   const { port } = servers[0]!.address() as { port: number }
   const gatewayUrl = `http://127.0.0.1:${port}`
   const issuer = gatewayUrl + (options.issuerPath ?? '')
-  const legacy = await startLegacyServer({ issuer, ...options.legacy })
+  const legacy = await startLegacyServer({ issuer, httpPost: true, ...options.legacy })
   const rawLogs: string[] = []
   const logs: Array<Record<string, unknown>> = []
   const destination = new Writable({
@@ -64,7 +66,7 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
     ...rest,
   }, process.cwd())
   const logger = createLogger({ level: 'info', destination })
-  const gateways = servers.map((server) => serve(server, config, logger))
+  const gateways = servers.map((server, index) => serve(server, config, logger.child({ gateway: index }), options.now))
   for (const gateway of gateways) await gateway.gateway.start()
   return {
     gateways,

@@ -1,7 +1,8 @@
 /// <reference path="../types/oidc-provider.d.ts" />
 /**
- * A real legacy server for the tests: oidc-provider with its own JARM feature off, its
- * devInteractions login and consent pages on, listening on port 0.
+ * The bundled legacy server of the demo and the tests: a real oidc-provider with its own JARM feature
+ * off (as a server that predates JARM), its devInteractions login and consent pages on. Tests listen
+ * on port 0; the demo on a fixed port.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -13,6 +14,7 @@ export interface LegacyServer {
   close (): Promise<void>
 }
 
+/** The clients of the tests. */
 export const DEFAULT_CLIENTS: ClientMetadata[] = [
   {
     client_id: 'app1',
@@ -37,12 +39,20 @@ export interface LegacyServerOptions {
   readonly issuer: string
   readonly clients?: ClientMetadata[]
   readonly configuration?: Configuration
+  /**
+   * Accept POSTed authorization requests (oidc-provider then insists on SameSite=None cookies, which
+   * a real browser drops over plain http: the HTTP-level tests turn it on, the demo leaves it off).
+   */
+  readonly httpPost?: boolean
+  /** 0 (the default) picks a free port. */
+  readonly port?: number
 }
 
 export async function startLegacyServer (options: LegacyServerOptions): Promise<LegacyServer> {
   const provider = new Provider(options.issuer, {
     clients: options.clients ?? DEFAULT_CLIENTS,
-    cookies: { keys: ['legacy-server-cookie-key-for-tests'] },
+    cookies: { keys: ['legacy-server-cookie-key-for-tests'], ...(options.httpPost === true ? { long: { sameSite: 'none' } } : {}) },
+    enableHttpPostMethods: options.httpPost === true,
     features: { devInteractions: { enabled: true }, jwtResponseModes: { enabled: false } },
     ...options.configuration,
   })
@@ -60,7 +70,7 @@ export async function startLegacyServer (options: LegacyServerOptions): Promise<
     }
     void callback(req, res)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
