@@ -18,6 +18,7 @@ export const ERRORS = {
   missing_parameter: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'A required parameter is missing' },
   invalid_parameter: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'A parameter has an invalid value' },
   response_mode_not_allowed: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This response mode cannot be used with this response type' },
+  request_aborted: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'The request ended before its body was complete' },
   request_body_too_large: { status: 413, oauthError: 'invalid_request', redirectable: false, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, oauthError: 'invalid_request', redirectable: false, title: 'The request body must be a form' },
   flow_state_invalid: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow cannot be completed' },

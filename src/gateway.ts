@@ -13,7 +13,6 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { TLSSocket } from 'node:tls'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
 import { planAuthorizationRequest, type AuthorizationRequestPolicy } from './authorization-request/plan-authorization-request.js'
 import { findSealedForms } from './capture/form-post-capture.js'
@@ -94,15 +93,16 @@ export class Gateway {
     const id = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID()
     res.setHeader('x-request-id', id)
     req.headers['x-request-id'] = id
-    const url = req.url ?? '/'
+    const url = req.url!
     const queryAt = url.indexOf('?')
     const path = queryAt === -1 ? url : url.slice(0, queryAt)
     res.on('close', () => {
       this.#logger.info({ event: 'request', requestId: id, method: req.method, path, status: res.statusCode, completed: res.writableFinished, ms: Number(process.hrtime.bigint() - started) / 1e6 })
     })
-    const socket = req.socket as TLSSocket
-    const publicUrl = `${socket.encrypted === true ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${url}`
-    prepareRequestHeaders(req.headers, { remoteAddress: socket.remoteAddress, encrypted: socket.encrypted === true, localPort: socket.localPort, trustForwarded: this.config.trustForwardedHeaders })
+    prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: this.config.trustForwardedHeaders })
+    // The URL the browser asked for: relative Locations and form actions resolve against it.
+    // X-Forwarded-Proto is now either the gateway's own or one from a proxy it trusts.
+    const publicUrl = `${req.headers['x-forwarded-proto'] as string}://${req.headers.host ?? 'localhost'}${url}`
     this.#route(req, res, path, publicUrl, id).catch((error: unknown) => this.#fail(error, req, res, id))
   }
 
@@ -142,7 +142,9 @@ export class Gateway {
     if (req.method === 'POST') {
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
       if (contentType !== FORM_CONTENT_TYPE) return undefined
-      const read = await readBounded(req, this.config.limits.authorizationRequestBytes)
+      const read = await readBounded(req, this.config.limits.authorizationRequestBytes).catch((cause: unknown) => {
+        throw new GatewayError('request_aborted', 'the authorization request body ended early', { cause })
+      })
       if (!read.complete) throw new GatewayError('request_body_too_large', `the authorization request body is larger than ${this.config.limits.authorizationRequestBytes} bytes`)
       originalBody = Buffer.concat(read.chunks)
       bodyParameters = parseParameters(originalBody.toString('utf8'))
@@ -160,7 +162,7 @@ export class Gateway {
 
   /** What to do with the legacy server's answer. */
   async #answer (upstream: IncomingMessage, req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
-    const status = upstream.statusCode ?? 502
+    const status = upstream.statusCode!
     const location = upstream.headers.location
     if (status >= 300 && status < 400 && location !== undefined) {
       const redirect = findSealedRedirect(location, exchange.publicUrl)
@@ -186,7 +188,7 @@ export class Gateway {
 
   /** Streams the legacy server's answer back untouched (less hop-by-hop headers). */
   #stream (upstream: IncomingMessage, res: ServerResponse, alreadyRead: Buffer[] = []): void {
-    res.writeHead(upstream.statusCode ?? 502, upstream.statusMessage, responseHeadersToCopy(upstream.headers))
+    res.writeHead(upstream.statusCode!, upstream.statusMessage, responseHeadersToCopy(upstream.headers))
     for (const chunk of alreadyRead) res.write(chunk)
     upstream.on('close', () => { if (!upstream.complete) res.destroy() })
     upstream.pipe(res)
@@ -265,6 +267,8 @@ export class Gateway {
   }
 
   #fail (error: unknown, req: IncomingMessage, res: ServerResponse, id: string): void {
+    // Every expected failure is a GatewayError; anything else is a bug, reported as one.
+    /* c8 ignore next */
     const gatewayError = isGatewayError(error) ? error : new GatewayError('internal_error', 'the gateway failed to handle this request', { cause: error })
     const cause = gatewayError.cause instanceof Error ? gatewayError.cause.message : undefined
     const log = gatewayError.status >= 500 ? this.#logger.error.bind(this.#logger) : this.#logger.warn.bind(this.#logger)

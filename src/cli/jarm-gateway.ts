@@ -1,8 +1,21 @@
 #!/usr/bin/env node
-// The `jarm-gateway` command: everything it does is in main.ts, which the tests call directly.
+// The `jarm-gateway` command: the process around main.ts (exit codes and signals).
+import { createLogger } from '../observability/logger.js'
 import { main } from './main.js'
 
-main(process.argv.slice(2)).then((code) => { if (code >= 0) process.exitCode = code }, (error: unknown) => {
-  console.error(error)
-  process.exitCode = 1
+const logger = createLogger()
+const result = await main(process.argv.slice(2), console, logger).catch((error: unknown) => {
+  // Start-up failures past the config check: the port is taken, the address is not local, ...
+  console.error(`jarm-gateway: cannot start: ${(error as Error).message}`)
+  return 1
 })
+if (typeof result === 'number') {
+  process.exitCode = result
+} else {
+  const stop = (signal: NodeJS.Signals): void => {
+    logger.info({ event: 'stopping', signal }, `${signal}: no new connections; draining requests in flight`)
+    result.close().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}

@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from '../config/load-config.js'
 import { ASYMMETRIC_ALGS, type AsymmetricAlg } from '../jarm/sign-jwt.js'
 import { generatePrivateJwk } from '../keys/signing-keys.js'
-import { createLogger } from '../observability/logger.js'
-import { startGateway } from '../server.js'
+import type { Logger } from '../observability/logger.js'
+import { startGateway, type RunningGateway } from '../server.js'
 
 const USAGE = `usage: jarm-gateway [--config FILE] [--check-config] [--generate-key ALG]
   --config FILE       the configuration (default ./gateway.config.json)
@@ -14,7 +14,11 @@ const USAGE = `usage: jarm-gateway [--config FILE] [--check-config] [--generate-
   --generate-key ALG  print a new private JWKS for ALG (${ASYMMETRIC_ALGS.join(', ')})
 `
 
-export async function main (argv: string[], out: { log: (line: string) => void, error: (line: string) => void } = console): Promise<number> {
+/**
+ * Runs the command. Returns an exit code, or the running gateway when it was started (the caller
+ * owns signals and the process).
+ */
+export async function main (argv: string[], out: { log: (line: string) => void, error: (line: string) => void }, logger: Logger): Promise<number | RunningGateway> {
   let options
   try {
     options = parseArgs({ args: argv, options: { config: { type: 'string', default: 'gateway.config.json' }, 'check-config': { type: 'boolean' }, 'generate-key': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values
@@ -33,8 +37,8 @@ export async function main (argv: string[], out: { log: (line: string) => void, 
   try {
     config = await loadConfigFile(options.config)
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    out.error(`${options.config}: ${error.message}`)
+    // loadConfigFile reports every problem as one ConfigError.
+    out.error(`${options.config}: ${(error as ConfigError).message}`)
     return 1
   }
   if (options['check-config'] === true) {
@@ -42,13 +46,5 @@ export async function main (argv: string[], out: { log: (line: string) => void, 
     for (const warning of config.warnings) out.log(`warning: ${warning}`)
     return 0
   }
-  const logger = createLogger()
-  const running = await startGateway(config, logger)
-  const stop = (signal: string): void => {
-    logger.info({ event: 'stopping', signal }, `${signal}: draining requests in flight`)
-    running.close().then(() => process.exit(0), () => process.exit(1))
-  }
-  process.once('SIGTERM', stop)
-  process.once('SIGINT', stop)
-  return -1
+  return startGateway(config, logger)
 }

@@ -85,7 +85,7 @@ function describe (error: ErrorObject): string {
   if (error.keyword === 'additionalProperties') return 'is not a known setting'
   if (error.keyword === 'required') return 'is required'
   if (error.keyword === 'enum') return `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-  return error.message ?? 'is invalid'
+  return error.message!
 }
 
 function schemaProblems (errors: readonly ErrorObject[]): string[] {
@@ -117,7 +117,7 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
     for (const section of ['listen', 'state', 'limits'] as const) raw[section] ??= {} as never
     raw.clients ??= {}
   }
-  if (!validate(raw)) throw new ConfigError(schemaProblems(validate.errors ?? []))
+  if (!validate(raw)) throw new ConfigError(schemaProblems(validate.errors!))
 
   const problems: string[] = []
   const warnings: string[] = []
@@ -198,7 +198,7 @@ export async function loadConfigFile (file: string): Promise<GatewayConfig> {
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    throw new ConfigError([`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`])
+    throw new ConfigError([`${file}: cannot be read (${(error as NodeJS.ErrnoException).code!})`])
   }
   let parsed: unknown
   try {

@@ -5,10 +5,17 @@
 import { request as httpRequest, type Agent } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 
-export interface UpstreamReply { readonly status: number, readonly contentType: string, readonly body: Buffer }
+export interface UpstreamReply { readonly status: number, readonly body: Buffer }
 
 export function getFromUpstream (url: URL, options: { host?: string | undefined, forwardedProto?: string | undefined, timeoutMs: number, maxBytes: number, agent?: Agent | undefined }): Promise<UpstreamReply> {
   return new Promise((resolve, reject) => {
+    let settled = false
+    const fail = (error: Error): void => {
+      if (settled) return
+      settled = true
+      reject(error)
+      req.destroy()
+    }
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' }
     if (options.host !== undefined) headers['host'] = options.host
     if (options.forwardedProto !== undefined) headers['x-forwarded-proto'] = options.forwardedProto
@@ -18,17 +25,17 @@ export function getFromUpstream (url: URL, options: { host?: string | undefined,
       let size = 0
       res.on('data', (chunk: Buffer) => {
         size += chunk.length
-        if (size > options.maxBytes) {
-          req.destroy(new Error(`the answer is larger than ${options.maxBytes} bytes`))
-          return
-        }
-        chunks.push(chunk)
+        if (size > options.maxBytes) fail(new Error(`the answer is larger than ${options.maxBytes} bytes`))
+        else chunks.push(chunk)
       })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', body: Buffer.concat(chunks) }))
-      res.on('error', reject)
+      res.on('end', () => {
+        settled = true
+        resolve({ status: res.statusCode!, body: Buffer.concat(chunks) })
+      })
+      res.on('error', fail)
     })
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)))
-    req.on('error', reject)
+    req.on('timeout', () => fail(new Error(`no answer within ${options.timeoutMs} ms`)))
+    req.on('error', fail)
     req.end()
   })
 }

@@ -30,7 +30,8 @@ function algorithmsFor (jwk: JWK): readonly AsymmetricAlg[] {
 }
 
 function defaultAlgorithm (jwk: JWK): AsymmetricAlg | undefined {
-  return jwk.kty === 'RSA' ? 'RS256' : CURVE_ALGS[jwk.crv ?? '']
+  // Only called for keys algorithmsFor() accepted: an EC or OKP key here has a known crv.
+  return jwk.kty === 'RSA' ? 'RS256' : CURVE_ALGS[jwk.crv!]
 }
 
 async function toSigningKey (jwk: JWK, kid: string, alg: AsymmetricAlg, ephemeral: boolean): Promise<SigningKey> {

@@ -65,15 +65,18 @@ export class MetadataCache {
   #inFlight: Promise<UpstreamMetadata> | undefined
   #onError: (error: Error) => void
 
-  constructor (source: MetadataSource, onError: (error: Error) => void) {
+  readonly #now: () => number
+
+  constructor (source: MetadataSource, onError: (error: Error) => void, now: () => number = Date.now) {
     this.#source = source
     this.#onError = onError
+    this.#now = now
   }
 
   /** The cached metadata (refreshed in the background when old), or the first fetch. */
   get (): Promise<UpstreamMetadata> | UpstreamMetadata {
     if (this.#current !== undefined) {
-      if (Date.now() - this.#fetchedAt > METADATA_REFRESH_MS) this.refresh().catch(this.#onError)
+      if (this.#now() - this.#fetchedAt > METADATA_REFRESH_MS) this.refresh().catch(this.#onError)
       return this.#current
     }
     return this.refresh().catch((cause: Error) => {
@@ -84,7 +87,7 @@ export class MetadataCache {
   refresh (): Promise<UpstreamMetadata> {
     this.#inFlight ??= this.#fetch().then((metadata) => {
       this.#current = metadata
-      this.#fetchedAt = Date.now()
+      this.#fetchedAt = this.#now()
       return metadata
     }).finally(() => { this.#inFlight = undefined })
     return this.#inFlight

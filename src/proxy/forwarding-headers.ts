@@ -25,13 +25,14 @@ function isHopByHop (name: string, named: Set<string>): boolean {
  * X-Forwarded-* set by this hop. Client-sent X-Forwarded-* and Forwarded are dropped unless the
  * gateway sits behind a proxy it trusts, or a client could steer the URLs a legacy server builds.
  */
-export function prepareRequestHeaders (headers: IncomingHttpHeaders, hop: { remoteAddress: string | undefined, encrypted: boolean, localPort: number | undefined, trustForwarded: boolean }): void {
+export function prepareRequestHeaders (headers: IncomingHttpHeaders, hop: { remoteAddress: string | undefined, localPort: number | undefined, trustForwarded: boolean }): void {
   const named = connectionTokens(headers)
   for (const name of Object.keys(headers)) if (isHopByHop(name, named)) delete headers[name]
   if (!hop.trustForwarded) for (const name of FORWARDED) delete headers[name]
   const priorFor = headers['x-forwarded-for']
   headers['x-forwarded-for'] = [priorFor, hop.remoteAddress].filter(Boolean).join(', ')
-  headers['x-forwarded-proto'] ??= hop.encrypted ? 'https' : 'http'
+  // The gateway itself listens on plain HTTP (TLS ends in front of it, at a proxy it may trust).
+  headers['x-forwarded-proto'] ??= 'http'
   if (headers.host !== undefined) headers['x-forwarded-host'] ??= headers.host
   if (hop.localPort !== undefined) headers['x-forwarded-port'] ??= String(hop.localPort)
 }

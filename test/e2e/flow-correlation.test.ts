@@ -1,6 +1,6 @@
 // Correlation without a shared store: errors, missing state, redirect_uri queries, interleaved
 // flows, two gateway processes, tampered and expired sealed state, and plain flows left alone.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { decodeJwt } from 'jose'
 import { FlowStateSealer } from '../../src/flow-state/sealed-state.js'
 import { BrowserAgent, type Arrival } from '../helpers/browser-agent.js'
@@ -12,7 +12,7 @@ const stack = await startStack({ gateways: 2, now: () => Date.now() + clockOffse
 t.teardown(() => stack.close())
 const as = await discover(stack.issuer)
 
-function redirected (t: Tap.Test, arrival: Arrival): URL {
+function redirected (t: Test, arrival: Arrival): URL {
   t.equal(arrival.kind, 'redirect', 'the flow ends in a redirect to the client')
   if (arrival.kind !== 'redirect') throw new Error(`ended on ${arrival.kind} ${arrival.status}: ${'text' in arrival ? arrival.text : ''}`)
   return arrival.url

@@ -15,6 +15,9 @@ export const STATE_SECRET = 'a-test-secret-for-sealing-flow-state-0123456789'
 /** Keys shared by every gateway of a test run, as replicas share one mounted JWKS. */
 export const TEST_KEYS = { keys: [await generatePrivateJwk('ES256'), await generatePrivateJwk('RS256'), await generatePrivateJwk('EdDSA')] }
 
+/** The public half of TEST_KEYS, as a verifier would hold it. */
+export const TEST_PUBLIC_JWKS = { keys: TEST_KEYS.keys.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk }) => publicJwk) }
+
 export interface Stack {
   readonly gateways: RunningGateway[]
   /** The first gateway's address: the public origin of the identity server. */
