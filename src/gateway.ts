@@ -67,7 +67,7 @@ export class Gateway {
       authorizationEndpoint: config.upstream.authorizationEndpoint,
       timeoutMs: config.upstream.timeoutMs,
       maxBytes: config.limits.metadataBytes,
-    }, (error) => this.#logger.warn({ event: 'metadata.refresh_failed', err: error.message }, 'discovery refresh failed; keeping the last document'))
+    }, (error) => this.#logger.warn({ event: 'metadata.refresh_failed', err: error.message }, 'discovery refresh failed; keeping the last document'), now)
     this.#policy = {
       offeredModes: config.responseModes,
       upstreamModePreference: config.upstream.responseMode,

@@ -277,3 +277,15 @@ t.test('odd but legal requests and answers', async (t) => {
   t.match(answer, /^HTTP\/1\.1 200 OK/)
   t.match(answer, new RegExp(`GET /old ${new URL(fake.upstreamUrl).host}$`), 'HTTP/1.0 without Host still works (the legacy server sees its own address)')
 })
+
+t.test('discovery is refreshed in the background; a failed refresh keeps the last document', async (t) => {
+  let offset = 0
+  const fake = await startFakeStack((_req, res) => { res.writeHead(500).end('down') }, {}, () => Date.now() + offset)
+  t.teardown(() => fake.close())
+  fake.setDiscoveryDown(true)
+  offset = 6 * 60 * 1000
+  const response = await fetch(fakeAuthorizationUrl(fake.gatewayUrl), { redirect: 'manual' })
+  t.equal(response.status, 500, 'the request still reached the legacy server through the known endpoint')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.ok(fake.logs.some((line) => line['event'] === 'metadata.refresh_failed'), 'the failure is logged')
+})

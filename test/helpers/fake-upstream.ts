@@ -14,6 +14,8 @@ import { STATE_SECRET, TEST_KEYS } from './stack.js'
 export type FakeHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void
 
 export interface FakeStack {
+  /** While down, the discovery document answers like any other path (the test's handler). */
+  setDiscoveryDown (down: boolean): void
   readonly gateway: RunningGateway
   readonly gatewayUrl: string
   readonly upstream: Server
@@ -32,14 +34,15 @@ export function discoveryFor (issuer: string): Record<string, unknown> {
   }
 }
 
-export async function startFakeStack (handler: FakeHandler, config: Record<string, unknown> = {}): Promise<FakeStack> {
+export async function startFakeStack (handler: FakeHandler, config: Record<string, unknown> = {}, now?: () => number): Promise<FakeStack> {
   const gatewayServer = await listen('127.0.0.1', 0)
   const gatewayUrl = `http://127.0.0.1:${(gatewayServer.address() as AddressInfo).port}`
+  let discoveryDown = false
   const upstream = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {
-      if (req.url === '/.well-known/openid-configuration' && req.headers['x-fake-discovery'] === undefined) {
+      if (req.url === '/.well-known/openid-configuration' && !discoveryDown) {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(discoveryFor(gatewayUrl)))
         return
       }
@@ -57,9 +60,10 @@ export async function startFakeStack (handler: FakeHandler, config: Record<strin
     state: { secrets: [STATE_SECRET] },
     clients: { app1: { authorization_signed_response_alg: 'ES256' } },
     ...rest,
-  }, '.'), createLogger({ destination }))
+  }, '.'), createLogger({ destination }), now)
   await gateway.gateway.start().catch(() => undefined)
   return {
+    setDiscoveryDown: (down: boolean) => { discoveryDown = down },
     gateway,
     gatewayUrl,
     upstream,
