@@ -280,7 +280,7 @@ t.test('odd but legal requests and answers', async (t) => {
 
 t.test('discovery is refreshed in the background; a failed refresh keeps the last document', async (t) => {
   let offset = 0
-  const fake = await startFakeStack((_req, res) => { res.writeHead(500).end('down') }, {}, () => Date.now() + offset)
+  const fake = await startFakeStack((_req, res) => { res.writeHead(500).end('down') }, {}, { now: () => Date.now() + offset })
   t.teardown(() => fake.close())
   fake.setDiscoveryDown(true)
   offset = 6 * 60 * 1000
@@ -288,4 +288,12 @@ t.test('discovery is refreshed in the background; a failed refresh keeps the las
   t.equal(response.status, 500, 'the request still reached the legacy server through the known endpoint')
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.ok(fake.logs.some((line) => line['event'] === 'metadata.refresh_failed'), 'the failure is logged')
+})
+
+t.test('without discovery, requests that cannot ask for JARM still pass through', async (t) => {
+  const fake = await startFakeStack((req, res) => { res.writeHead(200, { 'content-type': 'text/css' }).end(`served ${req.url}`) }, {}, { discoveryDown: true })
+  t.teardown(() => fake.close())
+  t.equal(await (await fetch(`${fake.gatewayUrl}/static/app.css`)).text(), 'served /static/app.css')
+  const jarm = await fetch(fakeAuthorizationUrl(fake.gatewayUrl))
+  t.equal(jarm.status, 503, 'a JWT-mode request never reaches the legacy server unrewritten')
 })

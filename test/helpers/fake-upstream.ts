@@ -34,10 +34,10 @@ export function discoveryFor (issuer: string): Record<string, unknown> {
   }
 }
 
-export async function startFakeStack (handler: FakeHandler, config: Record<string, unknown> = {}, now?: () => number): Promise<FakeStack> {
+export async function startFakeStack (handler: FakeHandler, config: Record<string, unknown> = {}, options: { now?: () => number, discoveryDown?: boolean } = {}): Promise<FakeStack> {
   const gatewayServer = await listen('127.0.0.1', 0)
   const gatewayUrl = `http://127.0.0.1:${(gatewayServer.address() as AddressInfo).port}`
-  let discoveryDown = false
+  let discoveryDown = options.discoveryDown === true
   const upstream = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -60,7 +60,7 @@ export async function startFakeStack (handler: FakeHandler, config: Record<strin
     state: { secrets: [STATE_SECRET] },
     clients: { app1: { authorization_signed_response_alg: 'ES256' } },
     ...rest,
-  }, '.'), createLogger({ destination }), now)
+  }, '.'), createLogger({ destination }), options.now)
   await gateway.gateway.start().catch(() => undefined)
   return {
     setDiscoveryDown: (down: boolean) => { discoveryDown = down },
