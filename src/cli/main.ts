@@ -1,23 +1,26 @@
 /**
- * jarm-gateway [--config FILE] [--check-config] [--generate-key ALG]
+ * jarm-gateway [--config FILE] [--check-config] [--health-check] [--generate-key ALG]
  */
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from '../config/load-config.js'
 import { ASYMMETRIC_ALGS, type AsymmetricAlg } from '../jarm/sign-jwt.js'
 import { generatePrivateJwk } from '../keys/signing-keys.js'
+import { checkHealth } from './health-check.js'
 import { createLogger } from '../observability/logger.js'
 import { startGateway } from '../server.js'
 
-const USAGE = `usage: jarm-gateway [--config FILE] [--check-config] [--generate-key ALG]
-  --config FILE       the configuration (default ./gateway.config.json)
+const USAGE = `usage: jarm-gateway [--config FILE] [--check-config] [--health-check] [--generate-key ALG]
+  --config FILE       the configuration (default $JARM_GATEWAY_CONFIG, else ./gateway.config.json);
+                      JARM_GATEWAY_* environment variables override its settings
   --check-config      validate the configuration, print every problem, exit 0 or 1
+  --health-check      ask the running gateway's liveness endpoint (for a container HEALTHCHECK), exit 0 or 1
   --generate-key ALG  print a new private JWKS for ALG (${ASYMMETRIC_ALGS.join(', ')})
 `
 
-export async function main (argv: string[], out: { log: (line: string) => void, error: (line: string) => void } = console): Promise<number> {
+export async function main (argv: string[], out: { log: (line: string) => void, error: (line: string) => void } = console, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let options
   try {
-    options = parseArgs({ args: argv, options: { config: { type: 'string', default: 'gateway.config.json' }, 'check-config': { type: 'boolean' }, 'generate-key': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values
+    options = parseArgs({ args: argv, options: { config: { type: 'string', default: env['JARM_GATEWAY_CONFIG'] ?? 'gateway.config.json' }, 'check-config': { type: 'boolean' }, 'health-check': { type: 'boolean' }, 'generate-key': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values
   } catch (error) {
     out.error(`${(error as Error).message}\n${USAGE}`)
     return 2
@@ -31,7 +34,7 @@ export async function main (argv: string[], out: { log: (line: string) => void, 
   }
   let config
   try {
-    config = await loadConfigFile(options.config)
+    config = await loadConfigFile(options.config, env)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     out.error(`${options.config}: ${error.message}`)
@@ -42,11 +45,19 @@ export async function main (argv: string[], out: { log: (line: string) => void, 
     for (const warning of config.warnings) out.log(`warning: ${warning}`)
     return 0
   }
+  if (options['health-check'] === true) {
+    const { healthy, detail } = await checkHealth(config)
+    ;(healthy ? out.log : out.error)(detail)
+    return healthy ? 0 : 1
+  }
   const logger = createLogger()
   const running = await startGateway(config, logger)
   const stop = (signal: string): void => {
-    logger.info({ event: 'stopping', signal }, `${signal}: draining requests in flight`)
-    running.close().then(() => process.exit(0), () => process.exit(1))
+    logger.info({ event: 'stopping', signal, drainTimeoutMs: config.listen.drainTimeoutMs }, `${signal}: no new connections; draining requests in flight`)
+    void running.close().then((drained) => {
+      logger.info({ event: 'stopped', drained }, drained ? 'every request finished; stopped' : 'drain timeout: closed the connections still open; stopped')
+      process.exit(0)
+    })
   }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
