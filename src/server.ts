@@ -3,7 +3,7 @@
  * admin port), and a graceful stop (readiness turns 503, stop accepting, let requests in flight
  * finish within listen.drain_timeout_ms, then close what is left).
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { GatewayConfig } from './config/load-config.js'
 import { Gateway } from './gateway.js'
@@ -46,6 +46,11 @@ export function addressOf (server: Server): string {
 export function serve (server: Server, config: GatewayConfig, logger: Logger, now?: () => number, adminServer?: Server): RunningGateway {
   const gateway = new Gateway(config, logger, now)
   const admin = new AdminRoutes(gateway, config.observability, logger)
+  const inFlight = new Set<ServerResponse>()
+  server.on('request', (_req, res: ServerResponse) => {
+    inFlight.add(res)
+    res.once('close', () => inFlight.delete(res))
+  })
   if (adminServer === undefined) {
     server.on('request', (req, res) => { if (!admin.handle(req, res)) gateway.handle(req, res) })
   } else {
@@ -60,6 +65,12 @@ export function serve (server: Server, config: GatewayConfig, logger: Logger, no
     adminUrl: adminServer === undefined ? undefined : addressOf(adminServer),
     close: () => new Promise<boolean>((resolve) => {
       admin.startDraining()
+      // A response in flight is the last on its connection: the drain need not wait for the
+      // client's keep-alive to expire.
+      for (const res of inFlight) {
+        if (!res.headersSent) res.setHeader('connection', 'close')
+        res.once('finish', () => res.socket?.end())
+      }
       let drained = true
       const force = setTimeout(() => {
         drained = false
