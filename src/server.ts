@@ -69,7 +69,8 @@ export function serve (server: Server, config: GatewayConfig, logger: Logger, no
       // client's keep-alive to expire.
       for (const res of inFlight) {
         if (!res.headersSent) res.setHeader('connection', 'close')
-        res.once('finish', () => res.socket?.end())
+        const { socket } = res
+        if (socket !== null) res.once('finish', () => socket.end())
       }
       let drained = true
       const force = setTimeout(() => {

@@ -138,7 +138,7 @@ async function readVariable (env: NodeJS.ProcessEnv, name: string): Promise<{ te
   try {
     return { text: await readFile(file, 'utf8'), fromFile: true, source: name + FILE_SUFFIX }
   } catch (error) {
-    return { problem: `${name}${FILE_SUFFIX}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` }
+    return { problem: `${name}${FILE_SUFFIX}: cannot read ${file} (${(error as NodeJS.ErrnoException).code})` }
   }
 }
 

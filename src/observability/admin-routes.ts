@@ -67,7 +67,7 @@ export class AdminRoutes {
   /** Answers a GET or HEAD for one of the three paths (query ignored); false for anything else. */
   handle (req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false
-    const url = req.url ?? '/'
+    const url = req.url!
     const path = url.includes('?') ? url.slice(0, url.indexOf('?')) : url
     const send = (status: number, contentType: string, body: string): void => {
       res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(body)) })

@@ -137,7 +137,6 @@ t.test('an admin port carries the endpoints alone; the main port passes those pa
     listen: { host: '127.0.0.1', port: 0 },
     upstream: { url: legacy.url },
     keys: TEST_KEYS,
-    state: { secrets: [STATE_SECRET] },
     observability: { admin_port: 0, health_path: '/alive', ready_path: '/ready', metrics_path: '/prom', ready_timeout_ms: 500 },
   }, process.cwd())
   const running = await startGateway(config, logger)
@@ -155,6 +154,7 @@ t.test('an admin port carries the endpoints alone; the main port passes those pa
   t.equal(onMain.headers.get('x-request-id')?.length, 36, 'through the gateway pipeline')
   t.equal((await fetch(`${running.url}/.well-known/openid-configuration`)).status, 200)
   t.ok(lines.some((line) => line['event'] === 'listening' && line['adminUrl'] === admin))
+  t.ok(lines.some((line) => line['event'] === 'config.warning' && /state\.secrets/.test(line['msg'] as string)), 'start-up warnings are logged')
 
   await legacy.close()
   const down = await fetch(`${admin}/ready`)

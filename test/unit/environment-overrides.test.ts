@@ -119,3 +119,19 @@ t.test('a value from the environment is validated like one from the file', async
   t.type(error, ConfigError)
   t.same((error as ConfigError).problems, ['listen.port: must be <= 65535', 'observability.health_path: must match pattern "^/"'])
 })
+
+t.test('the derivation follows any schema: a map of plain values, and a map under a setting that is not an object', async (t) => {
+  const schema = {
+    type: 'object',
+    properties: {
+      labels: { type: 'object', additionalProperties: { type: 'string' } },
+      outer: { type: 'object', properties: { routes: { type: 'object', additionalProperties: { type: 'object', properties: { target: { type: 'string' } } } } } },
+    },
+  }
+  t.same(environmentSettings(schema).map((s) => s.name), ['JARM_GATEWAY_LABELS', 'JARM_GATEWAY_OUTER_ROUTES', 'JARM_GATEWAY_OUTER_ROUTES_<ID>_TARGET'])
+  const { config, problems } = await applyEnvironmentOverrides({ outer: 5 }, { JARM_GATEWAY_LABELS: '{"team":"id"}', JARM_GATEWAY_OUTER_ROUTES_A_TARGET: 'x' }, schema)
+  t.same(problems, [])
+  t.same(config, { outer: 5, labels: { team: 'id' } }, 'no entries to apply per-entry variables to')
+  const nested = await applyEnvironmentOverrides({ outer: { routes: { a: {} } } }, { JARM_GATEWAY_OUTER_ROUTES_A_TARGET: 'x' }, schema)
+  t.same(nested.config, { outer: { routes: { a: { target: 'x' } } } })
+})
