@@ -12,7 +12,7 @@ const stack = await startStack({ gateways: 2, now: () => Date.now() + clockOffse
 t.teardown(() => stack.close())
 const as = await discover(stack.issuer)
 
-function redirected (t: Tap.Test, arrival: Arrival): URL {
+function redirected (t: Pick<typeof import('tap').t, 'equal'>, arrival: Arrival): URL {
   t.equal(arrival.kind, 'redirect', 'the flow ends in a redirect to the client')
   if (arrival.kind !== 'redirect') throw new Error(`ended on ${arrival.kind} ${arrival.status}: ${'text' in arrival ? arrival.text : ''}`)
   return arrival.url
