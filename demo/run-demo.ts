@@ -8,7 +8,7 @@ import { loadConfigFile, type GatewayConfig } from '../src/config/load-config.js
 import { packageRoot } from '../src/config/package-root.js'
 import { createLogger, type Logger } from '../src/observability/logger.js'
 import { addressOf, listen, serve, type RunningGateway } from '../src/server.js'
-import { DEMO_CLIENT, DEMO_CLIENT_SECRET, startDemoClient, type DemoClient } from './demo-client.js'
+import { DEMO_CLIENT, DEMO_CLIENT_SECRET, DEMO_RESPONSE_TYPES, startDemoClient, type DemoClient } from './demo-client.js'
 import { startLegacyServer, type LegacyServer } from './legacy-server.js'
 
 export const DEMO_CLIENT_PORT = 3000
@@ -34,8 +34,11 @@ export async function runDemo (options: { config?: GatewayConfig, gatewayPort?: 
       client_id: DEMO_CLIENT.client_id,
       client_secret: DEMO_CLIENT_SECRET,
       redirect_uris: [`${client.url}/callback`],
-      response_types: ['code'],
-      grant_types: ['authorization_code'],
+      response_types: [...DEMO_RESPONSE_TYPES],
+      // oidc-provider allows the implicit grant (for code id_token) over http only on a native
+      // client's loopback redirect; the demo app runs on 127.0.0.1 like one.
+      application_type: 'native',
+      grant_types: ['authorization_code', 'implicit'],
     }],
   })
   const config: GatewayConfig = { ...shipped, upstream: { ...shipped.upstream, url: legacy.url } }

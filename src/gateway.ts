@@ -25,6 +25,7 @@ import { ResponseTokenFactory } from './jarm/response-token.js'
 import { isDiscoveryPath, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
 import { MetadataCache, type UpstreamMetadata } from './metadata/upstream-metadata.js'
 import type { Logger } from './observability/logger.js'
+import { GatewayMetrics } from './observability/metrics.js'
 import { prepareRequestHeaders, responseHeadersToCopy } from './proxy/forwarding-headers.js'
 import { UpstreamProxy } from './proxy/upstream-proxy.js'
 import { errorPage } from './respond/error-page.js'
@@ -46,6 +47,7 @@ interface Exchange {
 
 export class Gateway {
   readonly config: GatewayConfig
+  readonly metrics: GatewayMetrics
   readonly #logger: Logger
   readonly #sealer: FlowStateSealer
   readonly #tokens: ResponseTokenFactory
@@ -54,8 +56,9 @@ export class Gateway {
   readonly #policy: AuthorizationRequestPolicy
   readonly #signingAlgs: readonly string[]
 
-  constructor (config: GatewayConfig, logger: Logger, now: () => number = Date.now) {
+  constructor (config: GatewayConfig, logger: Logger, now: () => number = Date.now, metrics: GatewayMetrics = new GatewayMetrics()) {
     this.config = config
+    this.metrics = metrics
     this.#logger = logger
     this.#sealer = new FlowStateSealer(config.state.secrets, config.state.ttlSeconds, now)
     this.#tokens = new ResponseTokenFactory(config, now)
@@ -83,6 +86,11 @@ export class Gateway {
     return metadata
   }
 
+  /** The legacy server's discovery, cached (for the readiness check). */
+  async metadata (): Promise<UpstreamMetadata> {
+    return this.#metadata.get()
+  }
+
   close (): void {
     this.#proxy.close()
   }
@@ -96,7 +104,9 @@ export class Gateway {
     const url = req.url!
     const queryAt = url.indexOf('?')
     const path = queryAt === -1 ? url : url.slice(0, queryAt)
+    this.metrics.requestStarted()
     res.on('close', () => {
+      this.metrics.requestEnded(res.statusCode, res.writableFinished)
       this.#logger.info({ event: 'request', requestId: id, method: req.method, path, status: res.statusCode, completed: res.writableFinished, ms: Number(process.hrtime.bigint() - started) / 1e6 })
     })
     prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: this.config.trustForwardedHeaders })
@@ -114,7 +124,7 @@ export class Gateway {
       // Without metadata the authorization endpoint is unknown. Anything that may ask for a JWT
       // mode must not reach the legacy server, which could answer in plain text; the rest may.
       if (isDiscoveryPath(path) || req.method === 'POST' || publicUrl.includes('response_mode')) throw error
-      this.#proxy.forward(req, res, { onResponse: (upstream) => this.#stream(upstream, res), onError: (e) => this.#fail(e, req, res, id) })
+      this.#proxy.forward(req, res, { onResponse: this.#timed((upstream) => this.#stream(upstream, res)), onError: (e) => this.#fail(e, req, res, id) })
       return
     }
     const exchange: Exchange = { id, path, publicUrl, metadata }
@@ -124,9 +134,18 @@ export class Gateway {
     }
     this.#proxy.forward(req, res, {
       body,
-      onResponse: (upstream) => { this.#answer(upstream, req, res, exchange).catch((error: unknown) => this.#fail(error, req, res, id)) },
+      onResponse: this.#timed((upstream) => { this.#answer(upstream, req, res, exchange).catch((error: unknown) => this.#fail(error, req, res, id)) }),
       onError: (error) => this.#fail(error, req, res, id),
     })
+  }
+
+  /** Wraps a response handler to record the legacy server's latency (to its response headers). */
+  #timed (onResponse: (upstream: IncomingMessage) => void): (upstream: IncomingMessage) => void {
+    const sent = process.hrtime.bigint()
+    return (upstream) => {
+      this.metrics.upstreamResponded(Number(process.hrtime.bigint() - sent) / 1e9)
+      onResponse(upstream)
+    }
   }
 
   /**
@@ -252,7 +271,10 @@ export class Gateway {
     upstream.resume()
     const jwt = this.#tokens.create({ issuer: exchange.metadata.issuer, clientId: flow.clientId, state: flow.state, parameters })
     const error = parameters.find(([name]) => name === 'error')?.[1]
-    this.#logger.info({ event: 'jarm.response', requestId: exchange.id, clientId: flow.clientId, mode: flow.mode, alg: this.#tokens.algorithmFor(flow.clientId), outcome: error === undefined ? 'success' : 'error', error })
+    const alg = this.#tokens.algorithmFor(flow.clientId)
+    const outcome = error === undefined ? 'success' : 'error'
+    this.metrics.jarmResponse(flow.mode, alg, outcome)
+    this.#logger.info({ event: 'jarm.response', requestId: exchange.id, clientId: flow.clientId, mode: flow.mode, alg, outcome, error })
     const delivery = deliver(flow.mode, flow.redirectUri, jwt)
     // The legacy server's session cookies ride on the answer it gave; they must reach the browser.
     const cookies = upstream.headers['set-cookie']
@@ -271,6 +293,7 @@ export class Gateway {
     /* c8 ignore next */
     const gatewayError = isGatewayError(error) ? error : new GatewayError('internal_error', 'the gateway failed to handle this request', { cause: error })
     const cause = gatewayError.cause instanceof Error ? gatewayError.cause.message : undefined
+    this.metrics.failure(gatewayError.code)
     const log = gatewayError.status >= 500 ? this.#logger.error.bind(this.#logger) : this.#logger.warn.bind(this.#logger)
     log({ event: 'request.failed', requestId: id, method: req.method, code: gatewayError.code, status: gatewayError.status, cause }, gatewayError.message)
     if (res.headersSent || res.destroyed) {

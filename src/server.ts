@@ -1,22 +1,25 @@
 /**
- * The HTTP server around the gateway: listening, and a graceful stop (stop accepting, let requests
- * in flight finish within a drain timeout, then close what is left).
+ * The HTTP server around the gateway: listening, the operator's endpoints (on the main port or an
+ * admin port), and a graceful stop (readiness turns 503, stop accepting, let requests in flight
+ * finish within listen.drain_timeout_ms, then close what is left).
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { GatewayConfig } from './config/load-config.js'
 import { Gateway } from './gateway.js'
+import { AdminRoutes } from './observability/admin-routes.js'
 import type { Logger } from './observability/logger.js'
-
-/** How long a stop waits for requests in flight before closing their connections. */
-export const DRAIN_TIMEOUT_MS = 10_000
 
 export interface RunningGateway {
   readonly server: Server
   readonly gateway: Gateway
   /** http://host:port the gateway listens on */
   readonly url: string
-  close (): Promise<void>
+  readonly admin: AdminRoutes
+  /** http://host:port of the admin port, when one is configured. */
+  readonly adminUrl: string | undefined
+  /** Drains and stops; resolves `true` when every request finished within the drain timeout. */
+  close (): Promise<boolean>
 }
 
 /** Binds the server first (port 0 picks a free one), so callers can learn the address before the upstream is known. */
@@ -36,32 +39,67 @@ export function addressOf (server: Server): string {
   return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`
 }
 
-/** Attaches a gateway to a listening server. */
-export function serve (server: Server, config: GatewayConfig, logger: Logger, now?: () => number): RunningGateway {
+/**
+ * Attaches a gateway to a listening server. With `adminServer`, the operator's endpoints are served
+ * there only (anything else gets a 404) and every path of the main port goes to the gateway.
+ */
+export function serve (server: Server, config: GatewayConfig, logger: Logger, now?: () => number, adminServer?: Server): RunningGateway {
   const gateway = new Gateway(config, logger, now)
-  server.on('request', gateway.handle)
-  const url = addressOf(server)
+  const admin = new AdminRoutes(gateway, config.observability, logger)
+  const inFlight = new Set<ServerResponse>()
+  server.on('request', (_req, res: ServerResponse) => {
+    inFlight.add(res)
+    res.once('close', () => inFlight.delete(res))
+  })
+  if (adminServer === undefined) {
+    server.on('request', (req, res) => { if (!admin.handle(req, res)) gateway.handle(req, res) })
+  } else {
+    server.on('request', gateway.handle)
+    adminServer.on('request', (req, res) => { if (!admin.handle(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n') })
+  }
   return {
     server,
     gateway,
-    url,
-    close: () => new Promise<void>((resolve) => {
-      const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS)
-      force.unref()
+    url: addressOf(server),
+    admin,
+    adminUrl: adminServer === undefined ? undefined : addressOf(adminServer),
+    close: () => new Promise<boolean>((resolve) => {
+      admin.startDraining()
+      // A response in flight is the last on its connection: the drain need not wait for the
+      // client's keep-alive to expire.
+      for (const res of inFlight) {
+        if (!res.headersSent) res.setHeader('connection', 'close')
+        const { socket } = res
+        if (socket !== null) res.once('finish', () => socket.end())
+      }
+      let drained = true
+      const force = setTimeout(() => {
+        drained = false
+        server.closeAllConnections()
+      }, config.listen.drainTimeoutMs)
       server.close(() => {
         clearTimeout(force)
         gateway.close()
-        resolve()
+        if (adminServer === undefined) {
+          resolve(drained)
+          return
+        }
+        adminServer.close(() => resolve(drained))
+        adminServer.closeAllConnections()
       })
+      // Idle keep-alive connections go now; busy ones after their response.
       server.closeIdleConnections()
     }),
   }
 }
 
 export async function startGateway (config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
-  const running = serve(await listen(config.listen.host, config.listen.port), config, logger)
+  const { adminPort, adminHost } = config.observability
+  const server = await listen(config.listen.host, config.listen.port)
+  const adminServer = adminPort === undefined ? undefined : await listen(adminHost, adminPort)
+  const running = serve(server, config, logger, undefined, adminServer)
   for (const warning of config.warnings) logger.warn({ event: 'config.warning' }, warning)
-  logger.info({ event: 'listening', url: running.url, upstream: config.upstream.url }, `jarm-gateway listening on ${running.url}, fronting ${config.upstream.url}`)
+  logger.info({ event: 'listening', url: running.url, adminUrl: running.adminUrl, upstream: config.upstream.url }, `jarm-gateway listening on ${running.url}, fronting ${config.upstream.url}`)
   try {
     const metadata = await running.gateway.start()
     logger.info({ event: 'metadata.loaded', issuer: metadata.issuer, authorizationEndpoint: metadata.authorizationEndpointPath }, `legacy server discovery read: issuer ${metadata.issuer}`)

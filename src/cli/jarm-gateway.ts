@@ -13,8 +13,11 @@ if (typeof result === 'number') {
   process.exitCode = result
 } else {
   const stop = (signal: NodeJS.Signals): void => {
-    logger.info({ event: 'stopping', signal }, `${signal}: no new connections; draining requests in flight`)
-    result.close().then(() => process.exit(0), () => process.exit(1))
+    logger.info({ event: 'stopping', signal, drainTimeoutMs: result.gateway.config.listen.drainTimeoutMs }, `${signal}: no new connections; draining requests in flight`)
+    void result.close().then((drained) => {
+      logger.info({ event: 'stopped', drained }, drained ? 'every request finished; stopped' : 'drain timeout: closed the connections still open; stopped')
+      process.exit(0)
+    })
   }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)

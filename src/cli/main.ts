@@ -1,5 +1,5 @@
 /**
- * jarm-gateway [--config FILE] [--check-config] [--generate-key ALG]
+ * jarm-gateway [--config FILE] [--check-config] [--health-check] [--generate-key ALG]
  */
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from '../config/load-config.js'
@@ -7,10 +7,13 @@ import { ASYMMETRIC_ALGS, type AsymmetricAlg } from '../jarm/sign-jwt.js'
 import { generatePrivateJwk } from '../keys/signing-keys.js'
 import type { Logger } from '../observability/logger.js'
 import { startGateway, type RunningGateway } from '../server.js'
+import { checkHealth } from './health-check.js'
 
-const USAGE = `usage: jarm-gateway [--config FILE] [--check-config] [--generate-key ALG]
-  --config FILE       the configuration (default ./gateway.config.json)
+const USAGE = `usage: jarm-gateway [--config FILE] [--check-config] [--health-check] [--generate-key ALG]
+  --config FILE       the configuration (default $JARM_GATEWAY_CONFIG, else ./gateway.config.json);
+                      JARM_GATEWAY_* environment variables override its settings
   --check-config      validate the configuration, print every problem, exit 0 or 1
+  --health-check      ask the running gateway's liveness endpoint (for a container HEALTHCHECK), exit 0 or 1
   --generate-key ALG  print a new private JWKS for ALG (${ASYMMETRIC_ALGS.join(', ')})
 `
 
@@ -18,10 +21,10 @@ const USAGE = `usage: jarm-gateway [--config FILE] [--check-config] [--generate-
  * Runs the command. Returns an exit code, or the running gateway when it was started (the caller
  * owns signals and the process).
  */
-export async function main (argv: string[], out: { log: (line: string) => void, error: (line: string) => void }, logger: Logger): Promise<number | RunningGateway> {
+export async function main (argv: string[], out: { log: (line: string) => void, error: (line: string) => void }, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<number | RunningGateway> {
   let options
   try {
-    options = parseArgs({ args: argv, options: { config: { type: 'string', default: 'gateway.config.json' }, 'check-config': { type: 'boolean' }, 'generate-key': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values
+    options = parseArgs({ args: argv, options: { config: { type: 'string', default: env['JARM_GATEWAY_CONFIG'] ?? 'gateway.config.json' }, 'check-config': { type: 'boolean' }, 'health-check': { type: 'boolean' }, 'generate-key': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values
   } catch (error) {
     out.error(`${(error as Error).message}\n${USAGE}`)
     return 2
@@ -35,7 +38,7 @@ export async function main (argv: string[], out: { log: (line: string) => void, 
   }
   let config
   try {
-    config = await loadConfigFile(options.config)
+    config = await loadConfigFile(options.config, env)
   } catch (error) {
     // loadConfigFile reports every problem as one ConfigError.
     out.error(`${options.config}: ${(error as ConfigError).message}`)
@@ -45,6 +48,11 @@ export async function main (argv: string[], out: { log: (line: string) => void, 
     out.log(`${options.config}: configuration is valid`)
     for (const warning of config.warnings) out.log(`warning: ${warning}`)
     return 0
+  }
+  if (options['health-check'] === true) {
+    const { healthy, detail } = await checkHealth(config)
+    ;(healthy ? out.log : out.error)(detail)
+    return healthy ? 0 : 1
   }
   return startGateway(config, logger)
 }

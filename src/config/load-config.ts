@@ -11,6 +11,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import type { JarmResponseMode, UpstreamResponseModePreference } from '../authorization-request/response-mode.js'
 import { generateSigningKey, KeyRing, loadSigningKeys, type SigningKey } from '../keys/signing-keys.js'
 import { SYMMETRIC_ALGS, type AsymmetricAlg, type SigningAlg, type SymmetricAlg } from '../jarm/sign-jwt.js'
+import { applyEnvironmentOverrides, type ConfigSchema } from './environment-overrides.js'
 import { packageRoot } from './package-root.js'
 
 export const CONFIG_SCHEMA_PATH = join(packageRoot(), 'schema', 'gateway.config.schema.json')
@@ -22,7 +23,7 @@ export interface ClientConfig {
 }
 
 export interface GatewayConfig {
-  readonly listen: { readonly host: string, readonly port: number }
+  readonly listen: { readonly host: string, readonly port: number, readonly drainTimeoutMs: number }
   readonly upstream: {
     readonly url: string
     readonly timeoutMs: number
@@ -39,8 +40,19 @@ export interface GatewayConfig {
   readonly state: { readonly secrets: readonly string[], readonly ttlSeconds: number, readonly ephemeral: boolean }
   readonly limits: { readonly authorizationRequestBytes: number, readonly capturedPageBytes: number, readonly metadataBytes: number }
   readonly trustForwardedHeaders: boolean
+  readonly observability: ObservabilityConfig
   /** Things an operator must hear about at start-up (ephemeral keys or secrets). */
   readonly warnings: readonly string[]
+}
+
+export interface ObservabilityConfig {
+  readonly healthPath: string
+  readonly readyPath: string
+  readonly metricsPath: string
+  /** When set, the three paths are served on this port only. */
+  readonly adminPort?: number | undefined
+  readonly adminHost: string
+  readonly readyTimeoutMs: number
 }
 
 /** Every problem in a configuration, each with its path. */
@@ -56,7 +68,7 @@ export class ConfigError extends Error {
 
 interface RawClient { authorization_signed_response_alg?: SigningAlg, client_secret?: string, redirect_uris?: string[] }
 interface RawConfig {
-  listen: { host: string, port: number }
+  listen: { host: string, port: number, drain_timeout_ms: number }
   upstream: { url: string, timeout_ms: number, response_mode: UpstreamResponseModePreference, discovery_path?: string, authorization_endpoint?: string }
   issuer?: string
   keys?: string | { keys: unknown[] }
@@ -67,11 +79,12 @@ interface RawConfig {
   state: { secrets?: string[], ttl_seconds: number }
   limits: { authorization_request_bytes: number, captured_page_bytes: number, metadata_bytes: number }
   trust_forwarded_headers: boolean
+  observability: { health_path: string, ready_path: string, metrics_path: string, admin_port?: number, admin_host?: string, ready_timeout_ms: number }
 }
 
-const schema = JSON.parse(readFileSync(CONFIG_SCHEMA_PATH, 'utf8')) as object
+export const CONFIG_SCHEMA = JSON.parse(readFileSync(CONFIG_SCHEMA_PATH, 'utf8')) as ConfigSchema
 // useDefaults fills every documented default in place; the objects that hold defaults must exist first.
-const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile<RawConfig>(schema)
+const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile<RawConfig>(CONFIG_SCHEMA)
 
 /** `/clients/app1/redirect_uris/0` → `clients.app1.redirect_uris[0]` */
 function pathOf (error: ErrorObject): string {
@@ -114,7 +127,7 @@ async function readKeys (keys: RawConfig['keys'], baseDir: string): Promise<{ jw
 export async function buildConfig (input: unknown, baseDir: string): Promise<GatewayConfig> {
   const raw = structuredClone(input) as RawConfig
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    for (const section of ['listen', 'state', 'limits'] as const) raw[section] ??= {} as never
+    for (const section of ['listen', 'state', 'limits', 'observability'] as const) raw[section] ??= {} as never
     raw.clients ??= {}
   }
   if (!validate(raw)) throw new ConfigError(schemaProblems(validate.errors!))
@@ -167,7 +180,7 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
   if (problems.length > 0) throw new ConfigError(problems)
 
   return Object.freeze({
-    listen: Object.freeze({ ...raw.listen }),
+    listen: Object.freeze({ host: raw.listen.host, port: raw.listen.port, drainTimeoutMs: raw.listen.drain_timeout_ms }),
     upstream: Object.freeze({
       url: raw.upstream.url.replace(/\/$/, ''),
       timeoutMs: raw.upstream.timeout_ms,
@@ -188,12 +201,23 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
       metadataBytes: raw.limits.metadata_bytes,
     }),
     trustForwardedHeaders: raw.trust_forwarded_headers,
+    observability: Object.freeze({
+      healthPath: raw.observability.health_path,
+      readyPath: raw.observability.ready_path,
+      metricsPath: raw.observability.metrics_path,
+      adminPort: raw.observability.admin_port,
+      adminHost: raw.observability.admin_host ?? raw.listen.host,
+      readyTimeoutMs: raw.observability.ready_timeout_ms,
+    }),
     warnings: Object.freeze(warnings),
   })
 }
 
-/** Reads and validates a configuration file. */
-export async function loadConfigFile (file: string): Promise<GatewayConfig> {
+/**
+ * Reads a configuration file, applies the JARM_GATEWAY_* environment overrides, and validates the
+ * result (so a value from the environment is checked like one from the file).
+ */
+export async function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.env): Promise<GatewayConfig> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -206,7 +230,9 @@ export async function loadConfigFile (file: string): Promise<GatewayConfig> {
   } catch (error) {
     throw new ConfigError([`${file}: is not valid JSON (${(error as Error).message})`])
   }
-  return buildConfig(parsed, dirname(resolve(file)))
+  const overridden = await applyEnvironmentOverrides(parsed, env, CONFIG_SCHEMA)
+  if (overridden.problems.length > 0) throw new ConfigError(overridden.problems)
+  return buildConfig(overridden.config, dirname(resolve(file)))
 }
 
 /** The algorithms the gateway can sign with under this configuration (published in discovery). */

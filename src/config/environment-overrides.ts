@@ -1,0 +1,192 @@
+/**
+ * Environment overrides. Every setting of the JSON Schema can be set by an environment variable
+ * whose name is derived from its path, so the schema stays the one list of settings:
+ *
+ *   upstream.timeout_ms                 → JARM_GATEWAY_UPSTREAM_TIMEOUT_MS
+ *   clients (the whole map, as JSON)    → JARM_GATEWAY_CLIENTS
+ *   clients.<id>.client_secret          → JARM_GATEWAY_CLIENTS_<ID>_CLIENT_SECRET  (ID: upper case, other characters as _)
+ *
+ * Each name also has a `_FILE` form that reads the value from a file (a mounted secret). The values
+ * are merged into the parsed file before validation, so the schema checks them like any other.
+ * Problems name the variable, never its value.
+ */
+import { readFile } from 'node:fs/promises'
+
+export const ENV_PREFIX = 'JARM_GATEWAY_'
+/** Suffix of the variable form that names a file holding the value. */
+export const FILE_SUFFIX = '_FILE'
+
+/** The subset of JSON Schema (draft-07) the config schema uses. */
+export interface ConfigSchema {
+  readonly type?: string
+  readonly properties?: Readonly<Record<string, ConfigSchema>>
+  readonly additionalProperties?: boolean | ConfigSchema
+  readonly $ref?: string
+  readonly oneOf?: readonly ConfigSchema[]
+  readonly enum?: readonly unknown[]
+  readonly default?: unknown
+  readonly description?: string
+  readonly writeOnly?: boolean
+  readonly definitions?: Readonly<Record<string, ConfigSchema>>
+}
+
+/** How a variable's text becomes a JSON value. */
+export type ValueKind = 'string' | 'integer' | 'boolean' | 'list' | 'json-object' | 'string-or-json'
+
+export interface EnvironmentSetting {
+  /** The variable name; `<ID>` stands for a map key (a client_id). */
+  readonly name: string
+  /** Path in the configuration; `*` for a map key. */
+  readonly path: readonly string[]
+  readonly kind: ValueKind
+  /** `writeOnly` in the schema: a secret, best given with `_FILE`. */
+  readonly secret: boolean
+  readonly default: unknown
+  readonly description: string | undefined
+}
+
+/** `redirect_uris` → `REDIRECT_URIS`, `my-app.v2` → `MY_APP_V2` */
+export function envSegment (segment: string): string {
+  return segment.toUpperCase().replace(/[^A-Z0-9]+/g, '_')
+}
+
+function resolveRef (node: ConfigSchema, root: ConfigSchema): ConfigSchema {
+  if (node.$ref === undefined) return node
+  const name = node.$ref.replace('#/definitions/', '')
+  return { ...root.definitions![name]!, ...node, $ref: undefined }
+}
+
+function kindOf (node: ConfigSchema): ValueKind {
+  if (node.oneOf !== undefined) return 'string-or-json'
+  if (node.type === 'integer') return 'integer'
+  if (node.type === 'boolean') return 'boolean'
+  if (node.type === 'array') return 'list'
+  if (node.type === 'object') return 'json-object'
+  return 'string'
+}
+
+/**
+ * Every setting the schema defines, as environment variables, in schema order. An object with fixed
+ * properties is walked; a map (`clients`) is one JSON variable plus one variable per entry setting.
+ */
+export function environmentSettings (root: ConfigSchema): EnvironmentSetting[] {
+  const settings: EnvironmentSetting[] = []
+  const walk = (node: ConfigSchema, path: string[]): void => {
+    for (const [name, child] of Object.entries(node.properties ?? {})) {
+      if (name === '$schema') continue
+      const property = resolveRef(child, root)
+      const at = [...path, name]
+      if (property.properties !== undefined) {
+        walk(property, at)
+        continue
+      }
+      settings.push({
+        name: ENV_PREFIX + at.map((s) => s === '*' ? '<ID>' : envSegment(s)).join('_'),
+        path: at,
+        kind: kindOf(property),
+        secret: property.writeOnly === true,
+        default: property.default,
+        description: property.description,
+      })
+      if (typeof property.additionalProperties === 'object') walk(property.additionalProperties, [...at, '*'])
+    }
+  }
+  walk(root, [])
+  return settings
+}
+
+/** Text → JSON value, or a problem (which never quotes the text: it may be a secret). */
+function parseValue (text: string, kind: ValueKind, fromFile: boolean): { value: unknown } | { problem: string } {
+  const trimmed = text.trim()
+  switch (kind) {
+    case 'integer':
+      return /^-?\d+$/.test(trimmed) ? { value: Number(trimmed) } : { problem: 'must be an integer' }
+    case 'boolean':
+      if (/^(true|1)$/i.test(trimmed)) return { value: true }
+      if (/^(false|0)$/i.test(trimmed)) return { value: false }
+      return { problem: 'must be true or false' }
+    case 'list':
+      // A JSON array, or one item per line in a file / per comma in a variable.
+      if (trimmed.startsWith('[')) return parseJson(trimmed, 'a JSON array', Array.isArray)
+      return { value: trimmed.split(fromFile ? /\r?\n/ : ',').map((item) => item.trim()).filter((item) => item !== '') }
+    case 'json-object':
+      return parseJson(trimmed, 'a JSON object', (v) => typeof v === 'object' && v !== null && !Array.isArray(v))
+    case 'string-or-json':
+      return trimmed.startsWith('{') ? parseJson(trimmed, 'a JSON object', () => true) : { value: trimmed }
+    case 'string':
+      // A file's final newline is not part of the value (`echo secret > file`).
+      return { value: fromFile ? text.replace(/\r?\n$/, '') : text }
+  }
+}
+
+function parseJson (text: string, what: string, accept: (value: unknown) => boolean): { value: unknown } | { problem: string } {
+  try {
+    const value: unknown = JSON.parse(text)
+    if (accept(value)) return { value }
+  } catch {
+    // reported below
+  }
+  return { problem: `must be ${what}` }
+}
+
+async function readVariable (env: NodeJS.ProcessEnv, name: string): Promise<{ text: string, fromFile: boolean, source: string } | { problem: string } | undefined> {
+  const direct = env[name]
+  const file = env[name + FILE_SUFFIX]
+  if (direct !== undefined && file !== undefined) return { problem: `${name}, ${name}${FILE_SUFFIX}: set one of them, not both` }
+  if (direct !== undefined) return { text: direct, fromFile: false, source: name }
+  if (file === undefined) return undefined
+  try {
+    return { text: await readFile(file, 'utf8'), fromFile: true, source: name + FILE_SUFFIX }
+  } catch (error) {
+    return { problem: `${name}${FILE_SUFFIX}: cannot read ${file} (${(error as NodeJS.ErrnoException).code})` }
+  }
+}
+
+type JsonObject = Record<string, unknown>
+const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+function setAt (target: JsonObject, path: readonly string[], value: unknown): void {
+  let node = target
+  for (const segment of path.slice(0, -1)) {
+    if (!isObject(node[segment])) node[segment] = {}
+    node = node[segment] as JsonObject
+  }
+  node[path[path.length - 1]!] = value
+}
+
+function mapKeysAt (target: JsonObject, path: readonly string[]): string[] {
+  let node: unknown = target
+  for (const segment of path) node = isObject(node) ? node[segment] : undefined
+  return isObject(node) ? Object.keys(node) : []
+}
+
+/**
+ * The configuration with every JARM_GATEWAY_* variable applied (the input is not changed). A map
+ * variable (JARM_GATEWAY_CLIENTS) replaces the file's map before the per-entry variables apply, and
+ * those apply to the entries then present.
+ */
+export async function applyEnvironmentOverrides (input: unknown, env: NodeJS.ProcessEnv, schema: ConfigSchema): Promise<{ config: unknown, problems: string[], applied: string[] }> {
+  if (!isObject(input)) return { config: input, problems: [], applied: [] }
+  const config = structuredClone(input)
+  const problems: string[] = []
+  const applied: string[] = []
+  for (const setting of environmentSettings(schema)) {
+    const star = setting.path.indexOf('*')
+    const targets = star === -1
+      ? [{ name: setting.name, path: setting.path }]
+      : mapKeysAt(config, setting.path.slice(0, star)).map((key) => ({
+          name: ENV_PREFIX + [...setting.path.slice(0, star), key, ...setting.path.slice(star + 1)].map(envSegment).join('_'),
+          path: [...setting.path.slice(0, star), key, ...setting.path.slice(star + 1)],
+        }))
+    for (const target of targets) {
+      const read = await readVariable(env, target.name)
+      if (read === undefined) continue
+      if ('problem' in read) { problems.push(read.problem); continue }
+      const parsed = parseValue(read.text, setting.kind, read.fromFile)
+      if ('problem' in parsed) { problems.push(`${read.source}: ${parsed.problem}`); continue }
+      setAt(config, target.path, parsed.value)
+      applied.push(read.source)
+    }
+  }
+  return { config, problems, applied }
+}
