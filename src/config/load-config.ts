@@ -11,6 +11,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import type { JarmResponseMode, UpstreamResponseModePreference } from '../authorization-request/response-mode.js'
 import { generateSigningKey, KeyRing, loadSigningKeys, type SigningKey } from '../keys/signing-keys.js'
 import { SYMMETRIC_ALGS, type AsymmetricAlg, type SigningAlg, type SymmetricAlg } from '../jarm/sign-jwt.js'
+import { clientEncryption, refusedAlgorithms, type ClientEncryption, type RawClientSecurity } from './client-security.js'
 import { packageRoot } from './package-root.js'
 
 export const CONFIG_SCHEMA_PATH = join(packageRoot(), 'schema', 'gateway.config.schema.json')
@@ -19,7 +20,13 @@ export interface ClientConfig {
   readonly authorizationSignedResponseAlg: SigningAlg
   readonly clientSecret?: string | undefined
   readonly redirectUris: readonly string[]
+  /** Set when the client's responses are encrypted (nested JWT). */
+  readonly encryption?: ClientEncryption | undefined
 }
+
+/** What happens to a JWT-mode request from a client that is not listed in `clients`. */
+export type UnlistedClientPolicy = 'sign' | 'refuse'
+
 
 export interface GatewayConfig {
   readonly listen: { readonly host: string, readonly port: number }
@@ -34,6 +41,7 @@ export interface GatewayConfig {
   readonly keyRing: KeyRing
   readonly clients: ReadonlyMap<string, ClientConfig>
   readonly defaultSignedResponseAlg: AsymmetricAlg
+  readonly unlistedClients: UnlistedClientPolicy
   readonly responseTtlSeconds: number
   readonly responseModes: ReadonlySet<JarmResponseMode>
   readonly state: { readonly secrets: readonly string[], readonly ttlSeconds: number, readonly ephemeral: boolean }
@@ -54,7 +62,7 @@ export class ConfigError extends Error {
   }
 }
 
-interface RawClient { authorization_signed_response_alg?: SigningAlg, client_secret?: string, redirect_uris?: string[] }
+interface RawClient extends RawClientSecurity { authorization_signed_response_alg?: SigningAlg, redirect_uris?: string[] }
 interface RawConfig {
   listen: { host: string, port: number }
   upstream: { url: string, timeout_ms: number, response_mode: UpstreamResponseModePreference, discovery_path?: string, authorization_endpoint?: string }
@@ -62,6 +70,8 @@ interface RawConfig {
   keys?: string | { keys: unknown[] }
   clients: Record<string, RawClient>
   default_signed_response_alg: AsymmetricAlg
+  unlisted_clients: UnlistedClientPolicy
+  client_jwks_uri: { timeout_ms: number, max_bytes: number, cache_seconds: number, min_refetch_seconds: number }
   response_ttl_seconds: number
   response_modes: JarmResponseMode[]
   state: { secrets?: string[], ttl_seconds: number }
@@ -114,10 +124,15 @@ async function readKeys (keys: RawConfig['keys'], baseDir: string): Promise<{ jw
 export async function buildConfig (input: unknown, baseDir: string): Promise<GatewayConfig> {
   const raw = structuredClone(input) as RawConfig
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    for (const section of ['listen', 'state', 'limits'] as const) raw[section] ??= {} as never
+    for (const section of ['listen', 'state', 'limits', 'client_jwks_uri'] as const) raw[section] ??= {} as never
     raw.clients ??= {}
   }
-  if (!validate(raw)) throw new ConfigError(schemaProblems(validate.errors ?? []))
+  if (!validate(raw)) {
+    // `alg: none` gets its own message naming the client and the reason, instead of the enum's.
+    const refused = refusedAlgorithms(raw)
+    const others = schemaProblems(validate.errors ?? []).filter((problem) => !refused.has(problem.slice(0, problem.indexOf(':'))))
+    throw new ConfigError([...refused.values(), ...others])
+  }
 
   const problems: string[] = []
   const warnings: string[] = []
@@ -133,6 +148,12 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
   }
 
   const clients = new Map<string, ClientConfig>()
+  const remoteKeys = {
+    timeoutMs: raw.client_jwks_uri.timeout_ms,
+    maxBytes: raw.client_jwks_uri.max_bytes,
+    cacheMs: raw.client_jwks_uri.cache_seconds * 1000,
+    minRefetchMs: raw.client_jwks_uri.min_refetch_seconds * 1000,
+  }
   const neededAlgs = new Set<AsymmetricAlg>([raw.default_signed_response_alg])
   for (const [clientId, client] of Object.entries(raw.clients)) {
     const alg = client.authorization_signed_response_alg ?? raw.default_signed_response_alg
@@ -141,7 +162,9 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
     } else {
       neededAlgs.add(alg as AsymmetricAlg)
     }
-    clients.set(clientId, Object.freeze({ authorizationSignedResponseAlg: alg, clientSecret: client.client_secret, redirectUris: Object.freeze([...(client.redirect_uris ?? [])]) }))
+    const { encryption, problems: encryptionProblems } = clientEncryption(clientId, client, remoteKeys)
+    problems.push(...encryptionProblems)
+    clients.set(clientId, Object.freeze({ authorizationSignedResponseAlg: alg, clientSecret: client.client_secret, redirectUris: Object.freeze([...(client.redirect_uris ?? [])]), encryption }))
   }
 
   if (raw.keys === undefined) {
@@ -179,6 +202,7 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
     keyRing: new KeyRing(keys),
     clients,
     defaultSignedResponseAlg: raw.default_signed_response_alg,
+    unlistedClients: raw.unlisted_clients,
     responseTtlSeconds: raw.response_ttl_seconds,
     responseModes: new Set(raw.response_modes),
     state: Object.freeze({ secrets: Object.freeze([...secrets]), ttlSeconds: raw.state.ttl_seconds, ephemeral: ephemeralSecret }),

@@ -1,10 +1,12 @@
 /**
- * Makes the response JWT for a captured flow: the claims, signed with the client's algorithm.
- * Knows nothing of redirects or HTML.
+ * Makes the response JWT for a captured flow: the claims, signed with the client's algorithm, then
+ * encrypted to the client when it asked for encrypted responses (a nested JWT; never plaintext when
+ * encryption fails). Knows nothing of redirects or HTML.
  */
 import type { ParameterList } from '../authorization-request/parameters.js'
 import type { GatewayConfig } from '../config/load-config.js'
 import { GatewayError } from '../errors.js'
+import { encryptResponse } from './encrypt-response.js'
 import { buildResponseClaims } from './response-claims.js'
 import { signJwt, symmetricSigner, SYMMETRIC_ALGS, type AsymmetricAlg, type JwsHeader, type Signer, type SymmetricAlg } from './sign-jwt.js'
 
@@ -41,7 +43,17 @@ export class ResponseTokenFactory {
     return { header: { alg: key.alg, kid: key.kid }, signer: key.signer }
   }
 
-  create (input: ResponseTokenInput): string {
+  /** The signed, and where configured encrypted, response. */
+  async create (input: ResponseTokenInput): Promise<string> {
+    const jws = this.sign(input)
+    const encryption = this.#config.clients.get(input.clientId)?.encryption
+    if (encryption === undefined) return jws
+    const recipient = await encryption.recipients.recipientFor(encryption.alg)
+    return encryptResponse(jws, encryption.alg, encryption.enc, recipient)
+  }
+
+  /** The signed response JWT (the inner JWT of a nested one). */
+  sign (input: ResponseTokenInput): string {
     const claims = buildResponseClaims({
       issuer: input.issuer,
       clientId: input.clientId,
