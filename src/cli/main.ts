@@ -7,6 +7,7 @@ import { ASYMMETRIC_ALGS, type AsymmetricAlg } from '../jarm/sign-jwt.js'
 import { generatePrivateJwk } from '../keys/signing-keys.js'
 import { createLogger } from '../observability/logger.js'
 import { startGateway } from '../server.js'
+import { reloadOnSignal } from './reload-on-signal.js'
 
 const USAGE = `usage: jarm-gateway [--config FILE] [--check-config] [--generate-key ALG]
   --config FILE       the configuration (default ./gateway.config.json)
@@ -44,7 +45,10 @@ export async function main (argv: string[], out: { log: (line: string) => void, 
   }
   const logger = createLogger()
   const running = await startGateway(config, logger)
+  // SIGHUP: read the configuration and keys again, without dropping a request (src/cli/reload-on-signal.ts).
+  const reloader = reloadOnSignal(options.config, running.gateway, logger)
   const stop = (signal: string): void => {
+    reloader.stop()
     logger.info({ event: 'stopping', signal }, `${signal}: draining requests in flight`)
     running.close().then(() => process.exit(0), () => process.exit(1))
   }
