@@ -64,9 +64,12 @@ export async function judgeHybrid (as: oauth.AuthorizationServer, client: oauth.
   for (const [name, value] of Object.entries(payload)) if (!['iss', 'aud', 'exp', 'iat'].includes(name)) flat.set(name, String(value))
   if (flat.get('state') !== (request.state ?? null)) throw new Error('state mismatch')
   const idToken = flat.get('id_token')
+  // With a code, the answer is what the token endpoint helpers accept (oauth4webapi brands it).
   if (idToken !== null && flat.has('code')) {
-    await oauth.validateCodeIdTokenResponse(as, client, flat, request.nonce, request.state ?? oauth.expectNoState, undefined, { [oauth.allowInsecureRequests]: true })
-  } else if (idToken !== null) {
+    return oauth.validateCodeIdTokenResponse(as, client, flat, request.nonce, request.state ?? oauth.expectNoState, undefined, { [oauth.allowInsecureRequests]: true })
+  }
+  if (flat.has('code')) return oauth.validateAuthResponse({ ...as, authorization_response_iss_parameter_supported: false }, client, flat, request.state ?? oauth.expectNoState)
+  if (idToken !== null) {
     const { payload: claims, protectedHeader } = await jwtVerify(idToken, jwks, { issuer: as.issuer, audience: client.client_id })
     if (claims['nonce'] !== request.nonce) throw new Error('nonce mismatch')
     const accessToken = flat.get('access_token')
