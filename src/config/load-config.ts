@@ -147,6 +147,8 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
     }
   }
 
+  // Client problems do not hide key problems: which algorithms lack a key is checked whenever the keys loaded.
+  const keyProblems = problems.length
   const clients = new Map<string, ClientConfig>()
   const remoteKeys = {
     timeoutMs: raw.client_jwks_uri.timeout_ms,
@@ -170,7 +172,7 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
   if (raw.keys === undefined) {
     for (const alg of neededAlgs) keys.push(await generateSigningKey(alg))
     warnings.push(`no "keys" configured: signing with ephemeral keys (${[...neededAlgs].join(', ')}) made at start-up; they change at every restart and differ between replicas, so responses cannot be verified after a restart. Configure "keys" for anything but a demo.`)
-  } else if (problems.length === 0) {
+  } else if (keyProblems === 0) {
     const ring = new KeyRing(keys)
     for (const alg of neededAlgs) {
       if (ring.keyFor(alg) !== undefined) continue
