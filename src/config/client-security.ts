@@ -73,9 +73,9 @@ export function clientEncryption (clientId: string, raw: RawClientSecurity, remo
   const imported = importClientJwks(raw.jwks, `${at}.jwks`)
   problems.push(...imported.problems)
   const key = selectEncryptionKey(imported.keys, alg)
-  if (imported.problems.length === 0 && key === undefined) {
+  if (key === undefined && imported.problems.length === 0) {
     problems.push(`${at}.jwks: holds no key for ${alg} (needs ${alg.startsWith('RSA') ? 'an RSA key of 2048+ bits' : 'an EC P-256/P-384/P-521 or OKP X25519 key'} with "use" absent or "enc" and "alg" absent or ${alg})`)
   }
-  if (problems.length > 0 || key === undefined) return { problems }
+  if (key === undefined || problems.length > 0) return { problems }
   return { encryption: Object.freeze({ alg, enc, recipients: fixedRecipient({ key: key.key, kid: key.kid }) }), problems }
 }

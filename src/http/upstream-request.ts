@@ -19,7 +19,11 @@ export function getFromUpstream (url: URL, options: { host?: string | undefined,
       res.on('data', (chunk: Buffer) => {
         size += chunk.length
         if (size > options.maxBytes) {
-          req.destroy(new Error(`the answer is larger than ${options.maxBytes} bytes`))
+          // Reject here and stop reading: destroying with an error could raise it a second time
+          // from chunks already buffered, where nothing listens any more.
+          res.removeAllListeners('data')
+          reject(new Error(`the answer is larger than ${options.maxBytes} bytes`))
+          req.destroy()
           return
         }
         chunks.push(chunk)
