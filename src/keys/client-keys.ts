@@ -38,8 +38,8 @@ export interface RemoteKeyOptions {
 function fits (key: ClientPublicKey, alg: EncryptionAlg): boolean {
   if (key.use !== undefined && key.use !== 'enc') return false
   if (key.alg !== undefined && key.alg !== alg) return false
-  if (alg.startsWith('RSA-OAEP')) return key.kty === 'RSA' && (key.key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS
-  return (key.kty === 'EC' || key.kty === 'OKP') && ECDH_CURVES.has(key.crv ?? '')
+  if (alg.startsWith('RSA-OAEP')) return key.kty === 'RSA' && key.key.asymmetricKeyDetails!.modulusLength! >= MIN_RSA_BITS
+  return (key.kty === 'EC' || key.kty === 'OKP') && ECDH_CURVES.has(key.crv!)
 }
 
 export function selectEncryptionKey (keys: readonly ClientPublicKey[], alg: EncryptionAlg): ClientPublicKey | undefined {
