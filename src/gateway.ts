@@ -328,7 +328,7 @@ export class Gateway {
   async #respond (res: ServerResponse, exchange: Exchange, flow: Flow, parameters: ParameterList, upstream?: IncomingMessage): Promise<void> {
     upstream?.resume()
     const { tokens, config } = exchange.rt
-    const jwt = await tokens.create({ issuer: exchange.metadata.issuer, clientId: flow.clientId, state: flow.state, parameters })
+    const jwt = await tokens.createResponse({ issuer: exchange.metadata.issuer, clientId: flow.clientId, state: flow.state, parameters })
     const error = parameters.find(([name]) => name === 'error')?.[1]
     const encryption = config.clients.get(flow.clientId)?.encryption
     this.#logger.info({ event: 'jarm.response', requestId: exchange.id, clientId: flow.clientId, mode: flow.mode, alg: tokens.algorithmFor(flow.clientId), enc: encryption === undefined ? undefined : `${encryption.alg} ${encryption.enc}`, outcome: error === undefined ? 'success' : 'error', error })

@@ -43,9 +43,9 @@ export class ResponseTokenFactory {
     return { header: { alg: key.alg, kid: key.kid }, signer: key.signer }
   }
 
-  /** The signed, and where configured encrypted, response. */
-  async create (input: ResponseTokenInput): Promise<string> {
-    const jws = this.sign(input)
+  /** The response as the client gets it: signed, and encrypted where the client asked (nested JWT). */
+  async createResponse (input: ResponseTokenInput): Promise<string> {
+    const jws = this.create(input)
     const encryption = this.#config.clients.get(input.clientId)?.encryption
     if (encryption === undefined) return jws
     const recipient = await encryption.recipients.recipientFor(encryption.alg)
@@ -53,7 +53,7 @@ export class ResponseTokenFactory {
   }
 
   /** The signed response JWT (the inner JWT of a nested one). */
-  sign (input: ResponseTokenInput): string {
+  create (input: ResponseTokenInput): string {
     const claims = buildResponseClaims({
       issuer: input.issuer,
       clientId: input.clientId,
