@@ -184,3 +184,22 @@ t.test('a reload that moves the upstream settings or the listen address: new pro
   const request = await authorizationRequest(as, { response_mode: 'fragment.jwt' })
   t.equal(await finish(request, new BrowserAgent(), request.url), newKid)
 })
+
+t.test('the usual production shape: keys in their own file, relative to the config; unreadable files refused', async (t) => {
+  await writeFile(join(dir, 'signing.jwks.json'), JSON.stringify({ keys: [newKey, ...TEST_KEYS.keys.slice(1)] }))
+  await writeFile(file, JSON.stringify(rotated({ keys: './signing.jwks.json' })))
+  t.equal(await reloader.reload(), true)
+  t.equal(gateway.config.keyRing.keyFor('ES256')?.kid, newKid)
+  const failures = (): unknown => stack.logs.filter((line) => line['event'] === 'config.reload_failed').at(-1)!['problems']
+  await writeFile(file, JSON.stringify(rotated({ keys: './missing.jwks.json' })))
+  t.equal(await reloader.reload(), false)
+  t.match(failures(), [/^keys: cannot read a JWKS from .*missing\.jwks\.json \(ENOENT/])
+  await writeFile(file, '{ "upstream": ')
+  t.equal(await reloader.reload(), false)
+  t.match(failures(), [/gateway\.config\.json: is not valid JSON \(/])
+  await rm(file)
+  t.equal(await reloader.reload(), false)
+  t.match(failures(), [/gateway\.config\.json: cannot be read \(ENOENT\)/])
+  const request = await authorizationRequest(as, { response_mode: 'query.jwt' })
+  t.equal(await finish(request, new BrowserAgent(), request.url), newKid, 'still running on the last good configuration')
+})
