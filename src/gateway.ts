@@ -9,6 +9,10 @@
  *                 discovery or JWKS? ─► publish with the gateway's modes and keys
  *                 anything else ─► streamed back untouched
  *
+ * Everything built from the configuration is one Runtime, swapped whole by reload(): a request runs
+ * with the configuration it started with, and what a reload retires stays usable for as long as
+ * anything it made can still come back (src/rotation/retired-generations.ts).
+ *
  * Each step lives in its own module; this file only wires them and owns req/res.
  */
 import { randomUUID } from 'node:crypto'
@@ -21,7 +25,9 @@ import { signingAlgorithms, type GatewayConfig } from './config/load-config.js'
 import { GatewayError, isGatewayError } from './errors.js'
 import { FlowStateSealer, SEALED_STATE_PREFIX, type Flow } from './flow-state/sealed-state.js'
 import { decodeBody, readBounded, type BoundedBody } from './http/bounded-body.js'
+import { ENCRYPTION_ALGS, ENCRYPTION_ENCS } from './jarm/encrypt-response.js'
 import { ResponseTokenFactory } from './jarm/response-token.js'
+import type { KeyRing } from './keys/signing-keys.js'
 import { isDiscoveryPath, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
 import { MetadataCache, type UpstreamMetadata } from './metadata/upstream-metadata.js'
 import type { Logger } from './observability/logger.js'
@@ -30,6 +36,7 @@ import { prepareRequestHeaders, responseHeadersToCopy } from './proxy/forwarding
 import { UpstreamProxy } from './proxy/upstream-proxy.js'
 import { errorPage } from './respond/error-page.js'
 import { deliver, type Delivery } from './respond/response-delivery.js'
+import { openFlow, publishedKeys, Retired, RETIRED_KEY_GRACE_MS } from './rotation/retired-generations.js'
 
 /** An incoming X-Request-Id is kept only when it looks like one, so it cannot inject into logs or pages. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
@@ -37,7 +44,22 @@ const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded'
 /** Content types a legacy server may (mis)label a form_post page with. */
 const PAGE_CONTENT_TYPES = /^(text\/html|application\/xhtml\+xml|text\/plain)\b/i
 
+/** Everything built from one configuration. */
+interface Runtime {
+  readonly config: GatewayConfig
+  readonly sealer: FlowStateSealer
+  readonly tokens: ResponseTokenFactory
+  readonly proxy: UpstreamProxy
+  readonly metadata: MetadataCache
+  readonly policy: AuthorizationRequestPolicy
+  readonly signingAlgs: readonly string[]
+}
+
+/** What the authorization request step decided: the body to send on, or a refusal for the client itself. */
+type Rewrite = { readonly body: Buffer | undefined } | { readonly refusal: { readonly flow: Flow, readonly error: GatewayError } }
+
 interface Exchange {
+  readonly rt: Runtime
   readonly id: string
   readonly path: string
   /** The URL the browser asked for, to resolve relative Locations and form actions. */
@@ -46,53 +68,89 @@ interface Exchange {
 }
 
 export class Gateway {
-  readonly config: GatewayConfig
   readonly metrics: GatewayMetrics
   readonly #logger: Logger
-  readonly #sealer: FlowStateSealer
-  readonly #tokens: ResponseTokenFactory
-  readonly #proxy: UpstreamProxy
-  readonly #metadata: MetadataCache
-  readonly #policy: AuthorizationRequestPolicy
-  readonly #signingAlgs: readonly string[]
+  readonly #now: () => number
+  #runtime: Runtime
+  /** Public keys of replaced configurations, published until the last response they signed has expired. */
+  readonly #retiredKeys: Retired<KeyRing['publicJwks']>
+  /** Sealers of replaced configurations, opening the flows they sealed until those expire. */
+  readonly #retiredSealers: Retired<FlowStateSealer>
+  /** Proxies to a previous upstream: their idle sockets close on their own; closed for good with the gateway. */
+  readonly #retiredProxies: UpstreamProxy[] = []
 
   constructor (config: GatewayConfig, logger: Logger, now: () => number = Date.now, metrics: GatewayMetrics = new GatewayMetrics()) {
-    this.config = config
     this.metrics = metrics
     this.#logger = logger
-    this.#sealer = new FlowStateSealer(config.state.secrets, config.state.ttlSeconds, now)
-    this.#tokens = new ResponseTokenFactory(config, now)
-    this.#proxy = new UpstreamProxy(config.upstream.url, config.upstream.timeoutMs)
-    this.#metadata = new MetadataCache({
-      upstreamUrl: config.upstream.url,
-      issuer: config.issuer,
-      discoveryPath: config.upstream.discoveryPath,
-      authorizationEndpoint: config.upstream.authorizationEndpoint,
-      timeoutMs: config.upstream.timeoutMs,
-      maxBytes: config.limits.metadataBytes,
-    }, (error) => this.#logger.warn({ event: 'metadata.refresh_failed', err: error.message }, 'discovery refresh failed; keeping the last document'), now)
-    this.#policy = {
-      offeredModes: config.responseModes,
-      upstreamModePreference: config.upstream.responseMode,
-      isEncryptedFor: () => false,
+    this.#now = now
+    this.#retiredKeys = new Retired(now)
+    this.#retiredSealers = new Retired(now)
+    this.#runtime = this.#build(config, undefined)
+  }
+
+  /** The configuration new requests run with. */
+  get config (): GatewayConfig {
+    return this.#runtime.config
+  }
+
+  #build (config: GatewayConfig, previous: Runtime | undefined): Runtime {
+    const before = previous?.config
+    const sameUpstream = before !== undefined && before.upstream.url === config.upstream.url && before.upstream.timeoutMs === config.upstream.timeoutMs
+    const sameMetadata = sameUpstream && before.issuer === config.issuer && before.upstream.discoveryPath === config.upstream.discoveryPath &&
+      before.upstream.authorizationEndpoint === config.upstream.authorizationEndpoint && before.limits.metadataBytes === config.limits.metadataBytes
+    return {
+      config,
+      sealer: new FlowStateSealer(config.state.secrets, config.state.ttlSeconds, this.#now),
+      tokens: new ResponseTokenFactory(config, this.#now),
+      proxy: sameUpstream ? previous!.proxy : new UpstreamProxy(config.upstream.url, config.upstream.timeoutMs),
+      metadata: sameMetadata ? previous!.metadata : new MetadataCache({
+        upstreamUrl: config.upstream.url,
+        issuer: config.issuer,
+        discoveryPath: config.upstream.discoveryPath,
+        authorizationEndpoint: config.upstream.authorizationEndpoint,
+        timeoutMs: config.upstream.timeoutMs,
+        maxBytes: config.limits.metadataBytes,
+      }, (error) => this.#logger.warn({ event: 'metadata.refresh_failed', err: error.message }, 'discovery refresh failed; keeping the last document'), this.#now),
+      policy: {
+        offeredModes: config.responseModes,
+        upstreamModePreference: config.upstream.responseMode,
+        isEncryptedFor: (clientId) => config.clients.get(clientId)?.encryption !== undefined,
+        allowsClient: (clientId) => config.unlistedClients === 'sign' || config.clients.has(clientId),
+        redirectUrisFor: (clientId) => config.clients.get(clientId)?.redirectUris,
+      },
+      signingAlgs: signingAlgorithms(config),
     }
-    this.#signingAlgs = signingAlgorithms(config)
+  }
+
+  /**
+   * Swaps in a new, already validated configuration (SIGHUP: src/cli/reload-on-signal.ts). Requests
+   * in flight finish with the configuration they started with; the previous public keys stay
+   * published for response_ttl_seconds (plus a grace) and the previous state secrets keep opening
+   * flows for state.ttl_seconds, so neither issued responses nor sign-ins in progress break.
+   */
+  reload (config: GatewayConfig): void {
+    const previous = this.#runtime
+    this.#runtime = this.#build(config, previous)
+    this.#retiredKeys.retire(previous.config.keyRing.publicJwks, previous.config.responseTtlSeconds * 1000 + RETIRED_KEY_GRACE_MS)
+    this.#retiredSealers.retire(previous.sealer, previous.config.state.ttlSeconds * 1000)
+    if (this.#runtime.proxy !== previous.proxy) this.#retiredProxies.push(previous.proxy)
   }
 
   /** Reads the legacy server's discovery document once; the gateway also works if it comes later. */
   async start (): Promise<UpstreamMetadata> {
-    const metadata = await this.#metadata.refresh()
+    const metadata = await this.#runtime.metadata.refresh()
     if (metadata.issuerMismatch !== undefined) this.#logger.warn({ event: 'metadata.issuer_mismatch' }, metadata.issuerMismatch)
     return metadata
   }
 
   /** The legacy server's discovery, cached (for the readiness check). */
   async metadata (): Promise<UpstreamMetadata> {
-    return this.#metadata.get()
+    return this.#runtime.metadata.get()
   }
 
   close (): void {
-    this.#proxy.close()
+    this.#runtime.proxy.close()
+    for (const proxy of this.#retiredProxies) proxy.close()
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -109,30 +167,33 @@ export class Gateway {
       this.metrics.requestEnded(res.statusCode, res.writableFinished)
       this.#logger.info({ event: 'request', requestId: id, method: req.method, path, status: res.statusCode, completed: res.writableFinished, ms: Number(process.hrtime.bigint() - started) / 1e6 })
     })
-    prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: this.config.trustForwardedHeaders })
+    const rt = this.#runtime
+    prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: rt.config.trustForwardedHeaders })
     // The URL the browser asked for: relative Locations and form actions resolve against it.
     // X-Forwarded-Proto is now either the gateway's own or one from a proxy it trusts.
     const publicUrl = `${req.headers['x-forwarded-proto'] as string}://${req.headers.host ?? 'localhost'}${url}`
-    this.#route(req, res, path, publicUrl, id).catch((error: unknown) => this.#fail(error, req, res, id))
+    this.#route(rt, req, res, path, publicUrl, id).catch((error: unknown) => this.#fail(error, req, res, id))
   }
 
-  async #route (req: IncomingMessage, res: ServerResponse, path: string, publicUrl: string, id: string): Promise<void> {
+  async #route (rt: Runtime, req: IncomingMessage, res: ServerResponse, path: string, publicUrl: string, id: string): Promise<void> {
     let metadata: UpstreamMetadata
     try {
-      metadata = await this.#metadata.get()
+      metadata = await rt.metadata.get()
     } catch (error) {
       // Without metadata the authorization endpoint is unknown. Anything that may ask for a JWT
       // mode must not reach the legacy server, which could answer in plain text; the rest may.
       if (isDiscoveryPath(path) || req.method === 'POST' || publicUrl.includes('response_mode')) throw error
-      this.#proxy.forward(req, res, { onResponse: this.#timed((upstream) => this.#stream(upstream, res)), onError: (e) => this.#fail(e, req, res, id) })
+      rt.proxy.forward(req, res, { onResponse: this.#timed((upstream) => this.#stream(upstream, res)), onError: (e) => this.#fail(e, req, res, id) })
       return
     }
-    const exchange: Exchange = { id, path, publicUrl, metadata }
+    const exchange: Exchange = { rt, id, path, publicUrl, metadata }
     let body: Buffer | undefined
     if (path === metadata.authorizationEndpointPath && (req.method === 'GET' || req.method === 'POST')) {
-      body = await this.#rewriteAuthorizationRequest(req, exchange)
+      const rewrite = await this.#rewriteAuthorizationRequest(req, exchange)
+      if ('refusal' in rewrite) return this.#refuse(res, exchange, rewrite.refusal.flow, rewrite.refusal.error)
+      body = rewrite.body
     }
-    this.#proxy.forward(req, res, {
+    rt.proxy.forward(req, res, {
       body,
       onResponse: this.#timed((upstream) => { this.#answer(upstream, req, res, exchange).catch((error: unknown) => this.#fail(error, req, res, id)) }),
       onError: (error) => this.#fail(error, req, res, id),
@@ -151,32 +212,41 @@ export class Gateway {
   /**
    * The authorization request step. GET: the query is rewritten in req.url. POST: the form body is
    * read (bounded) and returned rewritten, with the query's parameters moved into it, so the legacy
-   * server reads exactly the parameters the gateway checked. Returns the body to send, if any.
+   * server reads exactly the parameters the gateway checked. Returns the body to send, if any, or a
+   * refusal that goes to the client's (vouched for) redirect_uri.
    */
-  async #rewriteAuthorizationRequest (req: IncomingMessage, exchange: Exchange): Promise<Buffer | undefined> {
+  async #rewriteAuthorizationRequest (req: IncomingMessage, exchange: Exchange): Promise<Rewrite> {
+    const { config, policy, sealer } = exchange.rt
     const query = exchange.publicUrl.includes('?') ? exchange.publicUrl.slice(exchange.publicUrl.indexOf('?') + 1) : ''
     const queryParameters = parseParameters(query)
     let bodyParameters: ParameterList = []
     let originalBody: Buffer | undefined
     if (req.method === 'POST') {
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-      if (contentType !== FORM_CONTENT_TYPE) return undefined
-      const read = await readBounded(req, this.config.limits.authorizationRequestBytes).catch((cause: unknown) => {
+      if (contentType !== FORM_CONTENT_TYPE) return { body: undefined }
+      const read = await readBounded(req, config.limits.authorizationRequestBytes).catch((cause: unknown) => {
         throw new GatewayError('request_aborted', 'the authorization request body ended early', { cause })
       })
-      if (!read.complete) throw new GatewayError('request_body_too_large', `the authorization request body is larger than ${this.config.limits.authorizationRequestBytes} bytes`)
+      if (!read.complete) throw new GatewayError('request_body_too_large', `the authorization request body is larger than ${config.limits.authorizationRequestBytes} bytes`)
       originalBody = Buffer.concat(read.chunks)
       bodyParameters = parseParameters(originalBody.toString('utf8'))
     }
-    const plan = planAuthorizationRequest([...queryParameters, ...bodyParameters], this.#policy, this.#sealer)
-    if (plan.kind === 'passthrough') return originalBody
+    const plan = planAuthorizationRequest([...queryParameters, ...bodyParameters], policy, sealer)
+    if (plan.kind === 'passthrough') return { body: originalBody }
+    if (plan.kind === 'refuse') return { refusal: plan }
     this.#logger.info({ event: 'jarm.request', requestId: exchange.id, clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode })
     if (req.method === 'GET') {
       req.url = `${exchange.path}?${encodeParameters(plan.parameters)}`
-      return undefined
+      return { body: undefined }
     }
     req.url = exchange.path
-    return Buffer.from(encodeParameters(plan.parameters))
+    return { body: Buffer.from(encodeParameters(plan.parameters)) }
+  }
+
+  /** A refused request whose redirect_uri the config vouches for: a JARM error, never seen by the legacy server. */
+  async #refuse (res: ServerResponse, exchange: Exchange, flow: Flow, error: GatewayError): Promise<void> {
+    this.#logger.warn({ event: 'jarm.refused', requestId: exchange.id, clientId: flow.clientId, code: error.code }, error.message)
+    return this.#respond(res, exchange, flow, [['error', error.oauthError], ['error_description', error.message]])
   }
 
   /** What to do with the legacy server's answer. */
@@ -186,15 +256,20 @@ export class Gateway {
     if (status >= 300 && status < 400 && location !== undefined) {
       const redirect = findSealedRedirect(location, exchange.publicUrl)
       if (redirect !== undefined) {
-        const flow = this.#sealer.open(redirect.sealedState)
+        const flow = openFlow(redirect.sealedState, exchange.rt.sealer, this.#retiredSealers.current())
         const parameters = responseParametersOf(redirect, flow.redirectUri)
-        if (parameters !== undefined) return this.#respond(upstream, res, exchange, flow, parameters)
+        if (parameters !== undefined) return this.#respond(res, exchange, flow, parameters, upstream)
       }
     }
-    if (status === 200 && isDiscoveryPath(exchange.path)) return this.#rewriteJson(upstream, res, (document) => publishDiscovery(document, { issuer: this.config.issuer, responseModes: this.config.responseModes, signingAlgs: this.#signingAlgs }))
+    const { config, signingAlgs } = exchange.rt
+    if (status === 200 && isDiscoveryPath(exchange.path)) {
+      return this.#rewriteJson(upstream, res, exchange, (document) => publishDiscovery(document, {
+        issuer: config.issuer, responseModes: config.responseModes, signingAlgs, encryptionAlgs: ENCRYPTION_ALGS, encryptionEncs: ENCRYPTION_ENCS,
+      }))
+    }
     if (status === 200 && exchange.path === exchange.metadata.jwksPath) {
-      return this.#rewriteJson(upstream, res, (document) => {
-        const published = publishJwks(document, this.config.keyRing.publicJwks)
+      return this.#rewriteJson(upstream, res, exchange, (document) => {
+        const published = publishJwks(document, publishedKeys(config.keyRing.publicJwks, this.#retiredKeys.current()))
         if (published.collisions.length > 0) this.#logger.error({ event: 'jwks.kid_collision', kids: published.collisions }, 'a gateway key has the same kid as a legacy server key; clients may pick the wrong one')
         return published.document
       })
@@ -227,7 +302,7 @@ export class Gateway {
    * any other page goes on untouched.
    */
   async #inspectPage (upstream: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
-    const limit = this.config.limits.capturedPageBytes
+    const limit = exchange.rt.config.limits.capturedPageBytes
     const body = await this.#readUpstream(upstream, limit)
     let text: string | undefined
     try {
@@ -241,17 +316,18 @@ export class Gateway {
       throw new GatewayError('capture_too_large', `the identity server's answer to this sign-in is larger than ${limit} bytes and cannot be read`)
     }
     for (const form of findSealedForms(text)) {
-      const flow = this.#sealer.open(form.sealedState)
-      if (matchesRedirectUri(form.action, exchange.publicUrl, flow.redirectUri)) return this.#respond(upstream, res, exchange, flow, form.parameters)
+      const flow = openFlow(form.sealedState, exchange.rt.sealer, this.#retiredSealers.current())
+      if (matchesRedirectUri(form.action, exchange.publicUrl, flow.redirectUri)) return this.#respond(res, exchange, flow, form.parameters, upstream)
     }
     this.#stream(upstream, res, body.chunks)
   }
 
-  async #rewriteJson (upstream: IncomingMessage, res: ServerResponse, rewrite: (document: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
-    const body = await this.#readUpstream(upstream, this.config.limits.metadataBytes)
+  async #rewriteJson (upstream: IncomingMessage, res: ServerResponse, exchange: Exchange, rewrite: (document: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+    const limit = exchange.rt.config.limits.metadataBytes
+    const body = await this.#readUpstream(upstream, limit)
     let document: unknown
     try {
-      document = body.complete ? JSON.parse(decodeBody(Buffer.concat(body.chunks), upstream.headers['content-encoding'], this.config.limits.metadataBytes) ?? '') : undefined
+      document = body.complete ? JSON.parse(decodeBody(Buffer.concat(body.chunks), upstream.headers['content-encoding'], limit) ?? '') : undefined
     } catch {
       document = undefined
     }
@@ -266,19 +342,23 @@ export class Gateway {
     res.end(json)
   }
 
-  /** The capture's end: the JARM response for the flow, carried in the mode the client asked for. */
-  #respond (upstream: IncomingMessage, res: ServerResponse, exchange: Exchange, flow: Flow, parameters: ParameterList): void {
-    upstream.resume()
-    const jwt = this.#tokens.create({ issuer: exchange.metadata.issuer, clientId: flow.clientId, state: flow.state, parameters })
+  /**
+   * The capture's end: the JARM response for the flow, carried in the mode the client asked for.
+   * `upstream` is the legacy server's answer it was captured from (absent for the gateway's own refusals).
+   */
+  async #respond (res: ServerResponse, exchange: Exchange, flow: Flow, parameters: ParameterList, upstream?: IncomingMessage): Promise<void> {
+    upstream?.resume()
+    const { tokens, config } = exchange.rt
+    const jwt = await tokens.createResponse({ issuer: exchange.metadata.issuer, clientId: flow.clientId, state: flow.state, parameters })
     const error = parameters.find(([name]) => name === 'error')?.[1]
-    const alg = this.#tokens.algorithmFor(flow.clientId)
+    const encryption = config.clients.get(flow.clientId)?.encryption
+    const alg = tokens.algorithmFor(flow.clientId)
     const outcome = error === undefined ? 'success' : 'error'
     this.metrics.jarmResponse(flow.mode, alg, outcome)
-    this.#logger.info({ event: 'jarm.response', requestId: exchange.id, clientId: flow.clientId, mode: flow.mode, alg, outcome, error })
+    this.#logger.info({ event: 'jarm.response', requestId: exchange.id, clientId: flow.clientId, mode: flow.mode, alg, enc: encryption === undefined ? undefined : `${encryption.alg} ${encryption.enc}`, outcome, error })
     const delivery = deliver(flow.mode, flow.redirectUri, jwt)
     // The legacy server's session cookies ride on the answer it gave; they must reach the browser.
-    const cookies = upstream.headers['set-cookie']
-    this.#send(res, delivery, cookies)
+    this.#send(res, delivery, upstream?.headers['set-cookie'])
   }
 
   #send (res: ServerResponse, delivery: Delivery, cookies?: string[]): void {

@@ -17,11 +17,17 @@ export interface AuthorizationRequestPolicy {
   readonly upstreamModePreference: UpstreamResponseModePreference
   /** Whether the client's responses are encrypted (JARM §2.3.1 allows query.jwt with tokens only then). */
   readonly isEncryptedFor: (clientId: string) => boolean
+  /** False for a client the gateway refuses JWT modes to (an unlisted client under `unlisted_clients: refuse`). */
+  readonly allowsClient?: (clientId: string) => boolean
+  /** The redirect URIs the gateway's config vouches for, for a client that lists them. */
+  readonly redirectUrisFor?: (clientId: string) => readonly string[] | undefined
 }
 
 export type AuthorizationRequestPlan =
   | { readonly kind: 'passthrough' }
   | { readonly kind: 'jarm', readonly flow: Flow, readonly upstreamMode: PlainResponseMode, readonly parameters: ParameterList }
+  /** Refused, but to a redirect_uri the config vouches for: the refusal goes to the client as a JARM error. */
+  | { readonly kind: 'refuse', readonly flow: Flow, readonly error: GatewayError }
 
 function required (parameters: ReadonlyMap<string, string>, name: string): string {
   const value = parameters.get(name)
@@ -50,6 +56,9 @@ export function planAuthorizationRequest (
     throw new GatewayError('invalid_parameter', 'a JWT response mode in the query cannot be combined with request or request_uri; send it inside a pushed authorization request instead')
   }
   const clientId = required(single, 'client_id')
+  if (policy.allowsClient?.(clientId) === false) {
+    throw new GatewayError('client_not_allowed', `client ${clientId} is not configured for JWT response modes on this gateway`)
+  }
   const responseType = required(single, 'response_type')
   const redirectUri = required(single, 'redirect_uri')
   if (!URL.canParse(redirectUri)) {
@@ -57,7 +66,12 @@ export function planAuthorizationRequest (
   }
   const mode = resolveJarmMode(single.get('response_mode') as JarmResponseMode, responseType)
   if (mode === 'query.jwt' && responseTypeCarriesTokens(responseType) && !policy.isEncryptedFor(clientId)) {
-    throw new GatewayError('response_mode_not_allowed', `response_mode query.jwt cannot carry the tokens of response_type ${responseType} unless the response is encrypted; use fragment.jwt or form_post.jwt`)
+    const error = new GatewayError('response_mode_not_allowed', `response_mode query.jwt cannot carry the tokens of response_type ${responseType} unless the response is encrypted; use fragment.jwt or form_post.jwt`)
+    // JARM §2.3.1: a JARM error in query.jwt, but only to a redirect_uri the gateway itself vouches for.
+    if (policy.redirectUrisFor?.(clientId)?.includes(redirectUri) === true) {
+      return { kind: 'refuse', flow: { mode, clientId, redirectUri, responseType, state: single.get('state') }, error }
+    }
+    throw error
   }
   const flow: Flow = { mode, clientId, redirectUri, responseType, state: single.get('state') }
   const upstreamMode = chooseUpstreamMode(responseType, policy.upstreamModePreference)

@@ -8,6 +8,7 @@ import { generatePrivateJwk } from '../keys/signing-keys.js'
 import type { Logger } from '../observability/logger.js'
 import { startGateway, type RunningGateway } from '../server.js'
 import { checkHealth } from './health-check.js'
+import { reloadOnSignal } from './reload-on-signal.js'
 
 const USAGE = `usage: jarm-gateway [--config FILE] [--check-config] [--health-check] [--generate-key ALG]
   --config FILE       the configuration (default $JARM_GATEWAY_CONFIG, else ./gateway.config.json);
@@ -54,5 +55,8 @@ export async function main (argv: string[], out: { log: (line: string) => void, 
     ;(healthy ? out.log : out.error)(detail)
     return healthy ? 0 : 1
   }
-  return startGateway(config, logger)
+  const running = await startGateway(config, logger)
+  // SIGHUP: read the configuration and keys again, without dropping a request (reload-on-signal.ts).
+  const reloader = reloadOnSignal(options.config, running.gateway, logger, 'SIGHUP', (file) => loadConfigFile(file, env))
+  return { ...running, close: () => { reloader.stop(); return running.close() } }
 }

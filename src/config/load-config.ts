@@ -11,6 +11,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import type { JarmResponseMode, UpstreamResponseModePreference } from '../authorization-request/response-mode.js'
 import { generateSigningKey, KeyRing, loadSigningKeys, type SigningKey } from '../keys/signing-keys.js'
 import { SYMMETRIC_ALGS, type AsymmetricAlg, type SigningAlg, type SymmetricAlg } from '../jarm/sign-jwt.js'
+import { clientEncryption, refusedAlgorithms, type ClientEncryption, type RawClientSecurity } from './client-security.js'
 import { applyEnvironmentOverrides, type ConfigSchema } from './environment-overrides.js'
 import { packageRoot } from './package-root.js'
 
@@ -20,7 +21,13 @@ export interface ClientConfig {
   readonly authorizationSignedResponseAlg: SigningAlg
   readonly clientSecret?: string | undefined
   readonly redirectUris: readonly string[]
+  /** Set when the client's responses are encrypted (nested JWT). */
+  readonly encryption?: ClientEncryption | undefined
 }
+
+/** What happens to a JWT-mode request from a client that is not listed in `clients`. */
+export type UnlistedClientPolicy = 'sign' | 'refuse'
+
 
 export interface GatewayConfig {
   readonly listen: { readonly host: string, readonly port: number, readonly drainTimeoutMs: number }
@@ -35,6 +42,7 @@ export interface GatewayConfig {
   readonly keyRing: KeyRing
   readonly clients: ReadonlyMap<string, ClientConfig>
   readonly defaultSignedResponseAlg: AsymmetricAlg
+  readonly unlistedClients: UnlistedClientPolicy
   readonly responseTtlSeconds: number
   readonly responseModes: ReadonlySet<JarmResponseMode>
   readonly state: { readonly secrets: readonly string[], readonly ttlSeconds: number, readonly ephemeral: boolean }
@@ -66,7 +74,7 @@ export class ConfigError extends Error {
   }
 }
 
-interface RawClient { authorization_signed_response_alg?: SigningAlg, client_secret?: string, redirect_uris?: string[] }
+interface RawClient extends RawClientSecurity { authorization_signed_response_alg?: SigningAlg, redirect_uris?: string[] }
 interface RawConfig {
   listen: { host: string, port: number, drain_timeout_ms: number }
   upstream: { url: string, timeout_ms: number, response_mode: UpstreamResponseModePreference, discovery_path?: string, authorization_endpoint?: string }
@@ -74,6 +82,8 @@ interface RawConfig {
   keys?: string | { keys: unknown[] }
   clients: Record<string, RawClient>
   default_signed_response_alg: AsymmetricAlg
+  unlisted_clients: UnlistedClientPolicy
+  client_jwks_uri: { timeout_ms: number, max_bytes: number, cache_seconds: number, min_refetch_seconds: number }
   response_ttl_seconds: number
   response_modes: JarmResponseMode[]
   state: { secrets?: string[], ttl_seconds: number }
@@ -127,10 +137,15 @@ async function readKeys (keys: RawConfig['keys'], baseDir: string): Promise<{ jw
 export async function buildConfig (input: unknown, baseDir: string): Promise<GatewayConfig> {
   const raw = structuredClone(input) as RawConfig
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    for (const section of ['listen', 'state', 'limits', 'observability'] as const) raw[section] ??= {} as never
+    for (const section of ['listen', 'state', 'limits', 'observability', 'client_jwks_uri'] as const) raw[section] ??= {} as never
     raw.clients ??= {}
   }
-  if (!validate(raw)) throw new ConfigError(schemaProblems(validate.errors!))
+  if (!validate(raw)) {
+    // `alg: none` gets its own message naming the client and the reason, instead of the enum's.
+    const refused = refusedAlgorithms(raw)
+    const others = schemaProblems(validate.errors!).filter((problem) => !refused.has(problem.slice(0, problem.indexOf(':'))))
+    throw new ConfigError([...refused.values(), ...others])
+  }
 
   const problems: string[] = []
   const warnings: string[] = []
@@ -145,7 +160,15 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
     }
   }
 
+  // Client problems do not hide key problems: which algorithms lack a key is checked whenever the keys loaded.
+  const keyProblems = problems.length
   const clients = new Map<string, ClientConfig>()
+  const remoteKeys = {
+    timeoutMs: raw.client_jwks_uri.timeout_ms,
+    maxBytes: raw.client_jwks_uri.max_bytes,
+    cacheMs: raw.client_jwks_uri.cache_seconds * 1000,
+    minRefetchMs: raw.client_jwks_uri.min_refetch_seconds * 1000,
+  }
   const neededAlgs = new Set<AsymmetricAlg>([raw.default_signed_response_alg])
   for (const [clientId, client] of Object.entries(raw.clients)) {
     const alg = client.authorization_signed_response_alg ?? raw.default_signed_response_alg
@@ -154,13 +177,15 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
     } else {
       neededAlgs.add(alg as AsymmetricAlg)
     }
-    clients.set(clientId, Object.freeze({ authorizationSignedResponseAlg: alg, clientSecret: client.client_secret, redirectUris: Object.freeze([...(client.redirect_uris ?? [])]) }))
+    const { encryption, problems: encryptionProblems } = clientEncryption(clientId, client, remoteKeys)
+    problems.push(...encryptionProblems)
+    clients.set(clientId, Object.freeze({ authorizationSignedResponseAlg: alg, clientSecret: client.client_secret, redirectUris: Object.freeze([...(client.redirect_uris ?? [])]), encryption }))
   }
 
   if (raw.keys === undefined) {
     for (const alg of neededAlgs) keys.push(await generateSigningKey(alg))
     warnings.push(`no "keys" configured: signing with ephemeral keys (${[...neededAlgs].join(', ')}) made at start-up; they change at every restart and differ between replicas, so responses cannot be verified after a restart. Configure "keys" for anything but a demo.`)
-  } else if (problems.length === 0) {
+  } else if (keyProblems === 0) {
     const ring = new KeyRing(keys)
     for (const alg of neededAlgs) {
       if (ring.keyFor(alg) !== undefined) continue
@@ -192,6 +217,7 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
     keyRing: new KeyRing(keys),
     clients,
     defaultSignedResponseAlg: raw.default_signed_response_alg,
+    unlistedClients: raw.unlisted_clients,
     responseTtlSeconds: raw.response_ttl_seconds,
     responseModes: new Set(raw.response_modes),
     state: Object.freeze({ secrets: Object.freeze([...secrets]), ttlSeconds: raw.state.ttl_seconds, ephemeral: ephemeralSecret }),

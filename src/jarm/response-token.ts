@@ -1,10 +1,12 @@
 /**
- * Makes the response JWT for a captured flow: the claims, signed with the client's algorithm.
- * Knows nothing of redirects or HTML.
+ * Makes the response JWT for a captured flow: the claims, signed with the client's algorithm, then
+ * encrypted to the client when it asked for encrypted responses (a nested JWT; never plaintext when
+ * encryption fails). Knows nothing of redirects or HTML.
  */
 import type { ParameterList } from '../authorization-request/parameters.js'
 import type { GatewayConfig } from '../config/load-config.js'
 import { GatewayError } from '../errors.js'
+import { encryptResponse } from './encrypt-response.js'
 import { buildResponseClaims } from './response-claims.js'
 import { signJwt, symmetricSigner, SYMMETRIC_ALGS, type AsymmetricAlg, type JwsHeader, type Signer, type SymmetricAlg } from './sign-jwt.js'
 
@@ -41,6 +43,16 @@ export class ResponseTokenFactory {
     return { header: { alg: key.alg, kid: key.kid }, signer: key.signer }
   }
 
+  /** The response as the client gets it: signed, and encrypted where the client asked (nested JWT). */
+  async createResponse (input: ResponseTokenInput): Promise<string> {
+    const jws = this.create(input)
+    const encryption = this.#config.clients.get(input.clientId)?.encryption
+    if (encryption === undefined) return jws
+    const recipient = await encryption.recipients.recipientFor(encryption.alg)
+    return encryptResponse(jws, encryption.alg, encryption.enc, recipient)
+  }
+
+  /** The signed response JWT (the inner JWT of a nested one). */
   create (input: ResponseTokenInput): string {
     const claims = buildResponseClaims({
       issuer: input.issuer,

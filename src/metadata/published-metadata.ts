@@ -15,7 +15,7 @@ export function isDiscoveryPath (path: string): boolean {
 
 export function publishDiscovery (
   document: Record<string, unknown>,
-  gateway: { issuer: string | undefined, responseModes: Iterable<string>, signingAlgs: readonly string[] },
+  gateway: { issuer: string | undefined, responseModes: Iterable<string>, signingAlgs: readonly string[], encryptionAlgs?: readonly string[], encryptionEncs?: readonly string[] },
 ): Record<string, unknown> {
   const listed = Array.isArray(document['response_modes_supported']) ? document['response_modes_supported'] as unknown[] : DEFAULT_RESPONSE_MODES
   return {
@@ -23,6 +23,8 @@ export function publishDiscovery (
     ...(gateway.issuer !== undefined ? { issuer: gateway.issuer } : {}),
     response_modes_supported: [...new Set([...listed, ...gateway.responseModes])],
     authorization_signing_alg_values_supported: [...gateway.signingAlgs],
+    ...(gateway.encryptionAlgs !== undefined ? { authorization_encryption_alg_values_supported: [...gateway.encryptionAlgs] } : {}),
+    ...(gateway.encryptionEncs !== undefined ? { authorization_encryption_enc_values_supported: [...gateway.encryptionEncs] } : {}),
   }
 }
 

@@ -6,7 +6,7 @@ import type { Server } from 'node:http'
 import { Writable } from 'node:stream'
 import { buildConfig } from '../../src/config/load-config.js'
 import { generatePrivateJwk } from '../../src/keys/signing-keys.js'
-import { createLogger } from '../../src/observability/logger.js'
+import { createLogger, type Logger } from '../../src/observability/logger.js'
 import { listen, serve, type RunningGateway } from '../../src/server.js'
 import { startLegacyServer, type LegacyServer, type LegacyServerOptions } from '../../demo/legacy-server.js'
 
@@ -27,6 +27,8 @@ export interface Stack {
   /** Every log line the gateways wrote, parsed. */
   readonly logs: Array<Record<string, unknown>>
   readonly rawLogs: string[]
+  /** The logger the gateways write to (for a reloader in the same test). */
+  readonly logger: Logger
   close (): Promise<void>
 }
 
@@ -78,6 +80,7 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
     legacy,
     logs,
     rawLogs,
+    logger,
     close: async () => {
       for (const gateway of gateways) {
         gateway.server.closeAllConnections()

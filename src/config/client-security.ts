@@ -1,0 +1,81 @@
+/**
+ * The per-client response security settings that a JSON Schema cannot check on its own: refusing
+ * `alg: none` with a reason, and turning `authorization_encrypted_response_alg` / `_enc` with `jwks`,
+ * `jwks_uri` or `client_secret` into the source of the key each response is encrypted to. Every
+ * problem is reported with its path, like the rest of the config.
+ */
+import { DEFAULT_ENCRYPTION_ENC, isSecretEncryptionAlg, secretDerivedKey, type EncryptionAlg, type EncryptionEnc } from '../jarm/encrypt-response.js'
+import { fixedRecipient, importClientJwks, RemoteClientKeys, selectEncryptionKey, type RecipientSource, type RemoteKeyOptions } from '../keys/client-keys.js'
+
+export interface ClientEncryption {
+  readonly alg: EncryptionAlg
+  readonly enc: EncryptionEnc
+  readonly recipients: RecipientSource
+}
+
+export interface RawClientSecurity {
+  client_secret?: string
+  authorization_encrypted_response_alg?: EncryptionAlg
+  authorization_encrypted_response_enc?: EncryptionEnc
+  jwks?: { keys: unknown[] }
+  jwks_uri?: string
+}
+
+const NONE_REASON = 'is "none", which is refused: an unsigned response can be forged by anyone who can send the browser to the redirect_uri (JARM §2.2 requires a signature); choose an algorithm such as RS256, PS256, ES256 or EdDSA'
+
+/**
+ * `alg: none` named with its client and the reason, checked before the schema (whose enum would only
+ * say "must be one of"). Returns the paths it reported, so the schema's line for them can be dropped.
+ */
+export function refusedAlgorithms (input: unknown): Map<string, string> {
+  const problems = new Map<string, string>()
+  if (typeof input !== 'object' || input === null) return problems
+  const config = input as { clients?: unknown, default_signed_response_alg?: unknown }
+  if (config.default_signed_response_alg === 'none') problems.set('default_signed_response_alg', `default_signed_response_alg: ${NONE_REASON}`)
+  if (typeof config.clients !== 'object' || config.clients === null) return problems
+  for (const [clientId, client] of Object.entries(config.clients)) {
+    if ((client as { authorization_signed_response_alg?: unknown } | null)?.authorization_signed_response_alg === 'none') {
+      const path = `clients.${clientId}.authorization_signed_response_alg`
+      problems.set(path, `${path}: client ${clientId} ${NONE_REASON}`)
+    }
+  }
+  return problems
+}
+
+/** The client's encryption settings, or the problems that prevent them. */
+export function clientEncryption (clientId: string, raw: RawClientSecurity, remote: RemoteKeyOptions): { encryption?: ClientEncryption, problems: string[] } {
+  const at = `clients.${clientId}`
+  const alg = raw.authorization_encrypted_response_alg
+  const problems: string[] = []
+  if (raw.jwks !== undefined && raw.jwks_uri !== undefined) problems.push(`${at}.jwks_uri: give either jwks or jwks_uri, not both`)
+  if (alg === undefined) {
+    if (raw.authorization_encrypted_response_enc !== undefined) {
+      problems.push(`${at}.authorization_encrypted_response_enc: is set without authorization_encrypted_response_alg (JARM §3: enc requires alg)`)
+    }
+    return { problems }
+  }
+  const enc = raw.authorization_encrypted_response_enc ?? DEFAULT_ENCRYPTION_ENC
+  if (isSecretEncryptionAlg(alg)) {
+    if (raw.client_secret === undefined) {
+      problems.push(`${at}.client_secret: is required for authorization_encrypted_response_alg ${alg} (the key is derived from it)`)
+      return { problems }
+    }
+    const key = secretDerivedKey(raw.client_secret, alg as 'A128KW' | 'A256KW' | 'dir', enc)
+    return problems.length > 0 ? { problems } : { encryption: Object.freeze({ alg, enc, recipients: fixedRecipient({ key }) }), problems }
+  }
+  if (raw.jwks_uri !== undefined) {
+    return problems.length > 0 ? { problems } : { encryption: Object.freeze({ alg, enc, recipients: new RemoteClientKeys(clientId, raw.jwks_uri, remote) }), problems }
+  }
+  if (raw.jwks === undefined) {
+    problems.push(`${at}.jwks: a jwks or jwks_uri with the client's public key is required for authorization_encrypted_response_alg ${alg}`)
+    return { problems }
+  }
+  const imported = importClientJwks(raw.jwks, `${at}.jwks`)
+  problems.push(...imported.problems)
+  const key = selectEncryptionKey(imported.keys, alg)
+  if (key === undefined && imported.problems.length === 0) {
+    problems.push(`${at}.jwks: holds no key for ${alg} (needs ${alg.startsWith('RSA') ? 'an RSA key of 2048+ bits' : 'an EC P-256/P-384/P-521 or OKP X25519 key'} with "use" absent or "enc" and "alg" absent or ${alg})`)
+  }
+  if (key === undefined || problems.length > 0) return { problems }
+  return { encryption: Object.freeze({ alg, enc, recipients: fixedRecipient({ key: key.key, kid: key.kid }) }), problems }
+}
