@@ -16,26 +16,31 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
 import { planAuthorizationRequest, type AuthorizationRequestPolicy } from './authorization-request/plan-authorization-request.js'
-import { findSealedForms } from './capture/form-post-capture.js'
-import { findSealedRedirect, matchesRedirectUri, responseParametersOf } from './capture/redirect-capture.js'
+import { JwtModeInRequestObject } from './authorization-request/request-object.js'
+import { resolveJarmMode } from './authorization-request/response-mode.js'
+import { captureFormPost } from './capture/form-post-capture.js'
+import { captureRedirect, type CaptureVerdict } from './capture/redirect-capture.js'
 import { signingAlgorithms, type GatewayConfig } from './config/load-config.js'
 import { GatewayError, isGatewayError } from './errors.js'
 import { FlowStateSealer, SEALED_STATE_PREFIX, type Flow } from './flow-state/sealed-state.js'
 import { decodeBody, readBounded, type BoundedBody } from './http/bounded-body.js'
+import { decodeForInspection } from './http/decode-for-inspection.js'
 import { ResponseTokenFactory } from './jarm/response-token.js'
 import { isDiscoveryPath, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
 import { MetadataCache, type UpstreamMetadata } from './metadata/upstream-metadata.js'
 import type { Logger } from './observability/logger.js'
+import { narrowAcceptEncodingHeader } from './proxy/accept-encoding.js'
 import { prepareRequestHeaders, responseHeadersToCopy } from './proxy/forwarding-headers.js'
 import { UpstreamProxy } from './proxy/upstream-proxy.js'
+import { errorJson } from './respond/error-json.js'
 import { errorPage } from './respond/error-page.js'
 import { deliver, type Delivery } from './respond/response-delivery.js'
 
 /** An incoming X-Request-Id is kept only when it looks like one, so it cannot inject into logs or pages. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
 const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded'
-/** Content types a legacy server may (mis)label a form_post page with. */
-const PAGE_CONTENT_TYPES = /^(text\/html|application\/xhtml\+xml|text\/plain)\b/i
+/** Content types a legacy server may (mis)label a form_post page with (none at all counts as HTML). */
+const PAGE_CONTENT_TYPES = /^(text\/html|application\/xhtml\+xml|text\/plain|text\/xml|application\/xml)\b/i
 
 interface Exchange {
   readonly id: string
@@ -103,6 +108,7 @@ export class Gateway {
     const socket = req.socket as TLSSocket
     const publicUrl = `${socket.encrypted === true ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${url}`
     prepareRequestHeaders(req.headers, { remoteAddress: socket.remoteAddress, encrypted: socket.encrypted === true, localPort: socket.localPort, trustForwarded: this.config.trustForwardedHeaders })
+    narrowAcceptEncodingHeader(req.headers)
     this.#route(req, res, path, publicUrl, id).catch((error: unknown) => this.#fail(error, req, res, id))
   }
 
@@ -120,7 +126,21 @@ export class Gateway {
     const exchange: Exchange = { id, path, publicUrl, metadata }
     let body: Buffer | undefined
     if (path === metadata.authorizationEndpointPath && (req.method === 'GET' || req.method === 'POST')) {
-      body = await this.#rewriteAuthorizationRequest(req, exchange)
+      try {
+        body = await this.#rewriteAuthorizationRequest(req, exchange)
+      } catch (error) {
+        if (error instanceof JwtModeInRequestObject && this.#refuseToClient(error, res, exchange)) return
+        throw error
+      }
+    } else if (path === metadata.pushedAuthorizationRequestPath && req.method === 'POST') {
+      // RFC 9126: the pushed body is rewritten like a POSTed authorization request; client
+      // authentication (Basic header, client_secret or client_assertion in the body) is left as sent.
+      try {
+        body = await this.#rewriteAuthorizationRequest(req, exchange)
+      } catch (error) {
+        this.#fail(error, req, res, id, errorJson)
+        return
+      }
     }
     this.#proxy.forward(req, res, {
       body,
@@ -141,7 +161,11 @@ export class Gateway {
     let originalBody: Buffer | undefined
     if (req.method === 'POST') {
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-      if (contentType !== FORM_CONTENT_TYPE) return undefined
+      if (contentType !== FORM_CONTENT_TYPE) {
+        // The body cannot be read as parameters; a query that needs the gateway must not pass unread.
+        if (planAuthorizationRequest(queryParameters, this.#policy, this.#sealer).kind === 'passthrough') return undefined
+        throw new GatewayError('unsupported_media_type', `an authorization request with a JWT response mode must be sent as ${FORM_CONTENT_TYPE}`)
+      }
       const read = await readBounded(req, this.config.limits.authorizationRequestBytes)
       if (!read.complete) throw new GatewayError('request_body_too_large', `the authorization request body is larger than ${this.config.limits.authorizationRequestBytes} bytes`)
       originalBody = Buffer.concat(read.chunks)
@@ -163,12 +187,8 @@ export class Gateway {
     const status = upstream.statusCode ?? 502
     const location = upstream.headers.location
     if (status >= 300 && status < 400 && location !== undefined) {
-      const redirect = findSealedRedirect(location, exchange.publicUrl)
-      if (redirect !== undefined) {
-        const flow = this.#sealer.open(redirect.sealedState)
-        const parameters = responseParametersOf(redirect, flow.redirectUri)
-        if (parameters !== undefined) return this.#respond(upstream, res, exchange, flow, parameters)
-      }
+      const verdict = captureRedirect(location, exchange.publicUrl, (sealed) => this.#sealer.open(sealed))
+      if (verdict.kind !== 'not_a_response') return this.#conclude(verdict, upstream, res, exchange)
     }
     if (status === 200 && isDiscoveryPath(exchange.path)) return this.#rewriteJson(upstream, res, (document) => publishDiscovery(document, { issuer: this.config.issuer, responseModes: this.config.responseModes, signingAlgs: this.#signingAlgs }))
     if (status === 200 && exchange.path === exchange.metadata.jwksPath) {
@@ -208,22 +228,51 @@ export class Gateway {
   async #inspectPage (upstream: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
     const limit = this.config.limits.capturedPageBytes
     const body = await this.#readUpstream(upstream, limit)
-    let text: string | undefined
-    try {
-      text = decodeBody(Buffer.concat(body.chunks), upstream.headers['content-encoding'], limit * 4)
-    } catch {
-      text = undefined
+    const decoded = await decodeForInspection(Buffer.concat(body.chunks), upstream.headers['content-encoding'], limit * 4)
+    if (decoded.kind !== 'text') {
+      // The gateway asks only for codings it can read (accept-encoding.ts): an answer it cannot
+      // decode might carry a sealed flow, so it cannot be passed on.
+      upstream.destroy()
+      throw new GatewayError('capture_failed', decoded.kind === 'unsupported'
+        ? `the identity server's answer uses content-encoding ${decoded.encoding}, which the gateway did not ask for and cannot read`
+        : 'the identity server\'s answer cannot be decompressed')
     }
-    if (text === undefined || !text.includes(SEALED_STATE_PREFIX)) return this.#stream(upstream, res, body.chunks)
-    if (!body.complete) {
+    if (!decoded.text.includes(SEALED_STATE_PREFIX)) return this.#stream(upstream, res, body.chunks)
+    if (!body.complete || decoded.truncated) {
       upstream.destroy()
       throw new GatewayError('capture_too_large', `the identity server's answer to this sign-in is larger than ${limit} bytes and cannot be read`)
     }
-    for (const form of findSealedForms(text)) {
-      const flow = this.#sealer.open(form.sealedState)
-      if (matchesRedirectUri(form.action, exchange.publicUrl, flow.redirectUri)) return this.#respond(upstream, res, exchange, flow, form.parameters)
+    const verdict = captureFormPost(decoded.text, exchange.publicUrl, (sealed) => this.#sealer.open(sealed))
+    if (verdict.kind === 'not_a_response') return this.#stream(upstream, res, body.chunks)
+    this.#conclude(verdict, upstream, res, exchange)
+  }
+
+  /** A captured answer becomes the JARM response; one that goes to the client but cannot be read fails closed. */
+  #conclude (verdict: Exclude<CaptureVerdict<Flow>, { kind: 'not_a_response' }>, upstream: IncomingMessage, res: ServerResponse, exchange: Exchange): void {
+    if (verdict.kind === 'unreadable') {
+      upstream.destroy()
+      throw new GatewayError('capture_failed', `the identity server's answer to this sign-in cannot be read: ${verdict.reason}`)
     }
-    this.#stream(upstream, res, body.chunks)
+    this.#respond(upstream, res, exchange, verdict.flow, verdict.parameters)
+  }
+
+  /**
+   * A JWT mode inside a request object, refused (RFC 9101 `invalid_request_object`) in the client's
+   * own mode when the gateway's config vouches for the redirect_uri (clients.<id>.redirect_uris);
+   * false when it does not, and the caller renders the page.
+   */
+  #refuseToClient (error: JwtModeInRequestObject, res: ServerResponse, exchange: Exchange): boolean {
+    const target = error.target
+    if (target === undefined || this.config.clients.get(target.clientId)?.redirectUris.includes(target.redirectUri) !== true) return false
+    this.#logger.warn({ event: 'jarm.request_refused', requestId: exchange.id, clientId: target.clientId, code: error.code }, error.message)
+    const jwt = this.#tokens.create({
+      issuer: exchange.metadata.issuer,
+      clientId: target.clientId,
+      state: target.state,
+      parameters: [['error', error.oauthError], ['error_description', error.message]],
+    })
+    this.#send(res, deliver(resolveJarmMode(target.mode, target.responseType ?? 'code'), target.redirectUri, jwt))
+    return true
   }
 
   async #rewriteJson (upstream: IncomingMessage, res: ServerResponse, rewrite: (document: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
@@ -264,7 +313,7 @@ export class Gateway {
     res.end(delivery.body)
   }
 
-  #fail (error: unknown, req: IncomingMessage, res: ServerResponse, id: string): void {
+  #fail (error: unknown, req: IncomingMessage, res: ServerResponse, id: string, render: (error: GatewayError, id: string) => Delivery = errorPage): void {
     const gatewayError = isGatewayError(error) ? error : new GatewayError('internal_error', 'the gateway failed to handle this request', { cause: error })
     const cause = gatewayError.cause instanceof Error ? gatewayError.cause.message : undefined
     const log = gatewayError.status >= 500 ? this.#logger.error.bind(this.#logger) : this.#logger.warn.bind(this.#logger)
@@ -273,6 +322,6 @@ export class Gateway {
       res.destroy()
       return
     }
-    this.#send(res, errorPage(gatewayError, id))
+    this.#send(res, render(gatewayError, id))
   }
 }

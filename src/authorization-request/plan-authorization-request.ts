@@ -6,6 +6,7 @@
 import { GatewayError } from '../errors.js'
 import type { Flow, FlowStateSealer } from '../flow-state/sealed-state.js'
 import { singleValued, type ParameterList } from './parameters.js'
+import { carriesRequestObject, refuseJwtModeInRequestObject } from './request-object.js'
 import {
   chooseUpstreamMode, isJarmResponseMode, resolveJarmMode, responseTypeCarriesTokens,
   type JarmResponseMode, type PlainResponseMode, type UpstreamResponseModePreference,
@@ -41,8 +42,12 @@ export function planAuthorizationRequest (
   policy: AuthorizationRequestPolicy,
   sealer: FlowStateSealer,
 ): AuthorizationRequestPlan {
-  if (!asksForJarm(parameters, policy.offeredModes)) return { kind: 'passthrough' }
+  const jarm = asksForJarm(parameters, policy.offeredModes)
+  // A request object by value is looked into even without a JWT mode outside it (RFC 9101).
+  if (!jarm && !carriesRequestObject(parameters)) return { kind: 'passthrough' }
   const single = singleValued(parameters)
+  refuseJwtModeInRequestObject(single, policy.offeredModes)
+  if (!jarm) return { kind: 'passthrough' }
   if (single.has('request') || single.has('request_uri')) {
     // The legacy server would read response_mode and state from the request object, which the
     // gateway cannot rewrite without breaking its signature: refuse rather than let a plain
