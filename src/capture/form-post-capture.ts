@@ -15,12 +15,18 @@ export interface SealedForm {
   readonly sealedState: string
 }
 
+/**
+ * Tag names are lowercased while parsing: without it node-html-parser does not see a mixed-case
+ * void tag (`<Input ...>`) as void, and drops the form around it.
+ */
+const PARSE_OPTIONS = { lowerCaseTagName: true }
+
 /** Inputs that a browser would not submit as response parameters. */
 const NOT_RESPONSE_INPUT_TYPES = new Set(['submit', 'button', 'image', 'reset'])
 
 export function findSealedForms (html: string): SealedForm[] {
   const forms: SealedForm[] = []
-  for (const form of parse(html).querySelectorAll('form')) {
+  for (const form of parse(html, PARSE_OPTIONS).querySelectorAll('form')) {
     const parameters: Array<readonly [string, string]> = []
     for (const input of form.querySelectorAll('input')) {
       const name = input.getAttribute('name')
@@ -67,7 +73,7 @@ export function captureFormPost<F extends { readonly redirectUri: string }> (htm
     }
   }
   for (const [tag] of flows.length > 0 ? html.matchAll(FORM_TAG) : []) {
-    const action = parse(`${tag}</form>`).querySelector('form')!.getAttribute('action') ?? ''
+    const action = parse(`${tag}</form>`, PARSE_OPTIONS).querySelector('form')!.getAttribute('action') ?? ''
     if (flows.some((flow) => actionTarget(action, base, flow.redirectUri) !== 'elsewhere')) {
       return { kind: 'unreadable', reason: 'the page posts a sealed state to the redirect_uri in a form the gateway cannot read' }
     }
