@@ -31,19 +31,19 @@ function run (decoder: Transform, input: Buffer, maxOutput: number): Promise<{ o
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
-    let settled = false
-    decoder.on('data', (chunk: Buffer) => {
-      if (settled) return
+    // A promise settles once: whatever the decoder emits after a truncation is ignored.
+    const onData = (chunk: Buffer): void => {
       chunks.push(chunk)
       size += chunk.length
       if (size >= maxOutput) {
-        settled = true
+        decoder.off('data', onData)
         decoder.destroy()
         resolve({ output: Buffer.concat(chunks).subarray(0, maxOutput), truncated: true })
       }
-    })
-    decoder.on('end', () => { if (!settled) { settled = true; resolve({ output: Buffer.concat(chunks), truncated: false }) } })
-    decoder.on('error', (error) => { if (!settled) { settled = true; reject(error) } })
+    }
+    decoder.on('data', onData)
+    decoder.on('end', () => resolve({ output: Buffer.concat(chunks), truncated: false }))
+    decoder.on('error', reject)
     decoder.end(input)
   })
 }

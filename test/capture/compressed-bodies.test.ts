@@ -21,8 +21,15 @@ function page (request: UpstreamRequest, padding = 0): string {
 }
 
 let answer: (request: UpstreamRequest, res: ServerResponse) => void = () => undefined
+/** How discovery is sent to clients through the gateway (the gateway's own fetch asks for identity). */
+let discoveryCoding: [string, (body: Buffer) => Buffer] | undefined
 const stack = await startFakeStack({
   handler: (request, res) => answer(request, res),
+  discovery: (json, res, req) => {
+    if (discoveryCoding === undefined || req.headers['accept-encoding'] === 'identity') return false
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': discoveryCoding[0] }).end(discoveryCoding[1](Buffer.from(json)))
+    return true
+  },
   config: { limits: { captured_page_bytes: CAPTURE_LIMIT } },
 })
 t.teardown(() => stack.close())
@@ -120,4 +127,23 @@ t.test('the legacy server is asked only for codings the gateway can decode', asy
   t.equal(stack.received.at(-1)!.headers['accept-encoding'], 'br;q=1.0, gzip;q=0.8')
   await fetch(new URL('/anything', stack.gatewayUrl), { headers: { 'accept-encoding': 'zstd' } })
   t.equal(stack.received.at(-1)!.headers['accept-encoding'], 'identity')
+})
+
+for (const [name, coding] of [['gzip', gzipSync], ['deflate', deflateSync], ['br', brotliCompressSync]] as const) {
+  t.test(`a discovery document in ${name} is read and republished plain`, async (t) => {
+    discoveryCoding = [name, coding]
+    t.teardown(() => { discoveryCoding = undefined })
+    const response = await fetch(new URL('/.well-known/openid-configuration', stack.gatewayUrl), { headers: { 'accept-encoding': 'gzip, deflate, br' } })
+    t.equal(response.headers.get('content-encoding'), null)
+    const document = await response.json() as Record<string, unknown>
+    t.ok((document['response_modes_supported'] as string[]).includes('query.jwt'))
+  })
+}
+
+t.test('a discovery document that cannot be decoded passes through as sent', async (t) => {
+  discoveryCoding = ['gzip', () => Buffer.from('broken')]
+  t.teardown(() => { discoveryCoding = undefined })
+  const response = await fetch(new URL('/.well-known/openid-configuration', stack.gatewayUrl), { headers: { 'accept-encoding': 'gzip' } })
+  t.equal(response.headers.get('content-encoding'), 'gzip')
+  await t.rejects(response.arrayBuffer(), 'the client sees the same broken body')
 })

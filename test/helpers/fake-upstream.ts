@@ -34,7 +34,16 @@ export interface FakeStack {
 export const AUTHORIZATION_PATH = '/authorize'
 export const PAR_PATH = '/par'
 
-export async function startFakeStack (options: { handler: UpstreamHandler, config?: Record<string, unknown>, upstreamUrl?: string }): Promise<FakeStack> {
+export interface FakeStackOptions {
+  readonly handler: UpstreamHandler
+  readonly config?: Record<string, unknown>
+  /** Point the gateway at another address (a closed port, say). */
+  readonly upstreamUrl?: string
+  /** Serves the discovery document itself when it returns true (compressed, broken, ...). */
+  readonly discovery?: (json: string, res: ServerResponse, req: IncomingMessage) => boolean
+}
+
+export async function startFakeStack (options: FakeStackOptions): Promise<FakeStack> {
   const gatewayServer = await listen('127.0.0.1', 0)
   const gatewayUrl = `http://127.0.0.1:${(gatewayServer.address() as AddressInfo).port}`
   const received: UpstreamRequest[] = []
@@ -48,13 +57,14 @@ export async function startFakeStack (options: { handler: UpstreamHandler, confi
         for (const [name, value] of new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) params.append(name, value)
       }
       if (url.pathname === '/.well-known/openid-configuration') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+        const json = JSON.stringify({
           issuer: gatewayUrl,
           authorization_endpoint: `${gatewayUrl}${AUTHORIZATION_PATH}`,
           pushed_authorization_request_endpoint: `${gatewayUrl}${PAR_PATH}`,
           jwks_uri: `${gatewayUrl}/jwks`,
           response_modes_supported: ['query', 'fragment', 'form_post'],
-        }))
+        })
+        if (options.discovery?.(json, res, req) !== true) res.writeHead(200, { 'content-type': 'application/json' }).end(json)
         return
       }
       if (url.pathname === '/jwks') {
