@@ -146,4 +146,8 @@ t.test('a discovery document that cannot be decoded passes through as sent', asy
   const response = await fetch(new URL('/.well-known/openid-configuration', stack.gatewayUrl), { headers: { 'accept-encoding': 'gzip' } })
   t.equal(response.headers.get('content-encoding'), 'gzip')
   await t.rejects(response.arrayBuffer(), 'the client sees the same broken body')
+  discoveryCoding = ['zstd', (body) => body]
+  const unknown = await fetch(new URL('/.well-known/openid-configuration', stack.gatewayUrl), { headers: { 'accept-encoding': 'gzip' } })
+  t.equal(unknown.headers.get('content-encoding'), 'zstd', 'a coding the gateway cannot read: untouched')
+  await unknown.arrayBuffer()
 })
