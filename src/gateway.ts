@@ -316,9 +316,14 @@ export class Gateway {
   #fail (error: unknown, req: IncomingMessage, res: ServerResponse, id: string, render: (error: GatewayError, id: string) => Delivery = errorPage): void {
     const gatewayError = isGatewayError(error) ? error : new GatewayError('internal_error', 'the gateway failed to handle this request', { cause: error })
     const cause = gatewayError.cause instanceof Error ? gatewayError.cause.message : undefined
+    if (res.destroyed && !res.headersSent) {
+      // The client went away first (its leaving closed the upstream request): not a fault to alert on.
+      this.#logger.info({ event: 'request.abandoned', requestId: id, method: req.method, code: gatewayError.code, cause })
+      return
+    }
     const log = gatewayError.status >= 500 ? this.#logger.error.bind(this.#logger) : this.#logger.warn.bind(this.#logger)
     log({ event: 'request.failed', requestId: id, method: req.method, code: gatewayError.code, status: gatewayError.status, cause }, gatewayError.message)
-    if (res.headersSent || res.destroyed) {
+    if (res.headersSent) {
       res.destroy()
       return
     }

@@ -110,5 +110,7 @@ t.test('a client that leaves mid-flow leaves no connection behind', async (t) =>
     await eventually(() => upstreamSide.destroyed)
     t.pass(`${path}: no socket left on the gateway or the legacy server`)
   }
+  t.notOk(stack.logs.some((line) => line['event'] === 'request.failed'), 'a client leaving is not logged as a failure')
+  t.equal(stack.logs.filter((line) => line['event'] === 'request.abandoned' && line['code'] === 'upstream_bad_response').length, 1, 'the page read it cut short is noted once')
   t.equal((await fetch(new URL('/ok', stack.gatewayUrl))).status, 200, 'and the gateway keeps serving')
 })
