@@ -55,6 +55,23 @@ t.test('form_post pages', async (t) => {
   t.same(captureFormPost(strayNoForm, BASE, open), { kind: 'not_a_response' })
 })
 
+t.test('meta refresh and scripts', async (t) => {
+  const refresh = (content: string): string => `<meta http-equiv="refresh" content="${content}"><p>${sealed}</p>`
+  t.same(captureFormPost(refresh('5'), BASE, open), { kind: 'not_a_response' }, 'a refresh without a URL')
+  t.same(captureFormPost(refresh('0; url='), BASE, open), { kind: 'not_a_response' }, 'an empty URL')
+  t.same(captureFormPost(`<meta http-equiv="refresh"><meta charset="utf-8"><p>${sealed}</p>`, BASE, open), { kind: 'not_a_response' }, 'no content, or not a refresh')
+  t.same(captureFormPost(refresh(`0; url=/login?state=${sealed}`), BASE, open), { kind: 'not_a_response' }, 'a refresh to a login page')
+  const toClient = captureFormPost(refresh(`0,&quot;https://client.example.org/cb?tenant=t&amp;code=c&amp;state=${sealed}&quot;`), BASE, open)
+  t.equal(toClient.kind, 'capture', 'a comma, double quotes, no url=')
+  t.equal(captureFormPost(refresh(`0; URL=https://client.example.org/cb?code=c&amp;state=${sealed}`), BASE, open).kind, 'unreadable', 'a refresh to the endpoint without its own query')
+  t.same(captureFormPost(`<script>analytics('${sealed}')</script>`, BASE, open), { kind: 'not_a_response' }, 'a script with the state but not the redirect_uri')
+  const inFormAndScript = `<form action="/login"><input name="state" value="${sealed}"></form><script>go('https:\\/\\/client.example.org\\/cb', '${sealed}')</script>`
+  t.same(captureFormPost(inFormAndScript, BASE, open), { kind: 'not_a_response' }, 'a token that is in a login form is not stray')
+  const stray = `<p>${sealed}</p><script>go('https:\\/\\/client.example.org\\/cb', 'jg1.AAAA')</script>`
+  t.same(captureFormPost(stray, BASE, open), { kind: 'not_a_response' }, 'a script token that does not open')
+  t.equal(captureFormPost(`<script>location.replace("https:\\/\\/client.example.org\\/cb#state=${sealed}")</script>`, BASE, open).kind, 'unreadable', 'escaped slashes are read')
+})
+
 t.test('decoding for inspection', async (t) => {
   const text = 'x'.repeat(10_000)
   t.same(await decodeForInspection(gzipSync(text), 'gzip', 100), { kind: 'text', text: 'x'.repeat(100), truncated: true })

@@ -25,6 +25,8 @@ function values (request: UpstreamRequest, issuer: string): Record<string, strin
     session_state: 'b2c7a1.e&f',
     scope: 'openid profile',
     note: 'Grüße & <東京> "quoted"',
+    note_url: encodeURIComponent('Grüße & <東京> "quoted"'),
+    action_json: JSON.stringify(request.params.get('redirect_uri')!).slice(1, -1).replace(/\//g, '\\/'),
     ...serving.values,
   }
 }
@@ -129,6 +131,21 @@ t.test('fails closed: a page that builds its form_post inputs in a script', asyn
   t.match(page, /capture_failed/)
   t.match(page, /Request id: <code>[0-9a-f-]{36}<\/code>/)
   t.notMatch(page, /jg1\./, 'never the sealed state')
+})
+
+t.test('a meta refresh to the redirect_uri is captured like a Location', async (t) => {
+  const claims = await capturedClaims(t, await flow({ file: 'meta-refresh.html' }))
+  t.equal(claims['code'], 'meta-refresh-code')
+  t.equal(claims['note'], 'Grüße & <東京> "quoted"')
+  t.equal(claims['state'], CLIENT_STATE)
+})
+
+t.test('fails closed: a script that sends the browser to the redirect_uri with the sealed state', async (t) => {
+  const response = await flow({ file: 'script-location.html', values: { code: 'script-code' } })
+  t.equal(response.status, 502)
+  const page = await response.text()
+  t.match(page, /a script on the page sends the sealed state to the redirect_uri/)
+  t.notMatch(page, /script-code/)
 })
 
 t.test('a page with a form tag without action and a stray sealed state passes through', async (t) => {
