@@ -319,11 +319,11 @@ export class Gateway {
     if (res.destroyed && !res.headersSent) {
       // The client went away first (its leaving closed the upstream request): not a fault to alert on.
       this.#logger.info({ event: 'request.abandoned', requestId: id, method: req.method, code: gatewayError.code, cause })
-      return
+    } else {
+      const log = gatewayError.status >= 500 ? this.#logger.error.bind(this.#logger) : this.#logger.warn.bind(this.#logger)
+      log({ event: 'request.failed', requestId: id, method: req.method, code: gatewayError.code, status: gatewayError.status, cause }, gatewayError.message)
     }
-    const log = gatewayError.status >= 500 ? this.#logger.error.bind(this.#logger) : this.#logger.warn.bind(this.#logger)
-    log({ event: 'request.failed', requestId: id, method: req.method, code: gatewayError.code, status: gatewayError.status, cause }, gatewayError.message)
-    if (res.headersSent) {
+    if (res.headersSent || res.destroyed) {
       res.destroy()
       return
     }

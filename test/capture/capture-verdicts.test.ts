@@ -2,7 +2,7 @@
 // which are left alone. The end-to-end files (redirect-variants, form-post-corpus) show the same
 // rules through the gateway; these pin the corners a legacy server rarely reaches.
 import t from 'tap'
-import { captureFormPost } from '../../src/capture/form-post-capture.js'
+import { captureFormPost, findSealedForms } from '../../src/capture/form-post-capture.js'
 import { actionTarget, captureRedirect, findSealedRedirect, locationText, matchesRedirectUri, responseParametersOf } from '../../src/capture/redirect-capture.js'
 import { FlowStateSealer, type Flow } from '../../src/flow-state/sealed-state.js'
 import { decodeForInspection } from '../../src/http/decode-for-inspection.js'
@@ -43,6 +43,9 @@ t.test('Location header text', async (t) => {
 })
 
 t.test('form_post pages', async (t) => {
+  t.same(findSealedForms(`<FORM action="/x"><Input name="state" value="${sealed}"><INPUT name="code" value="a&amp;b"></FORM><form><input name="state" value="plain"></form>`), [
+    { action: '/x', parameters: [['state', sealed], ['code', 'a&b']], sealedState: sealed },
+  ], 'only forms carrying a sealed state, entities decoded, any tag case')
   const formWithoutAction = `<form method="post"><input type="hidden" name="state" value="${sealed}"></form>`
   t.same(captureFormPost(formWithoutAction, BASE, open), { kind: 'not_a_response' }, 'a form without action posts back to the page, not to the client')
   const strayWithActionlessForm = `<form method="get"><select name="lang"></select></form><p>${sealed}</p>`

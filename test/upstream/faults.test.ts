@@ -22,6 +22,10 @@ const behaviours: Record<string, (res: ServerResponse, req: IncomingMessage) => 
     setImmediate(() => res.socket!.destroy())
   },
   '/not-http': (_res, req) => { req.socket.end('SPEAKING GOPHER HERE\r\n\r\n') },
+  '/stall-mid-download': (res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '5000' })
+    res.write(Buffer.alloc(1000))
+  },
   '/stall-mid-page': (res) => {
     res.writeHead(200, { 'content-type': 'text/html' })
     res.write('<html><body>half a page')
@@ -89,6 +93,21 @@ t.test('faults of a running legacy server', async (t) => {
     const response = await fetch(new URL('/reset-mid-download', stack.gatewayUrl))
     t.equal(response.status, 200, 'the head was already sent')
     await t.rejects(response.arrayBuffer(), 'the body ends in an error')
+    t.equal((await fetch(new URL('/ok', stack.gatewayUrl))).status, 200)
+  })
+  await t.test('a streamed download that stalls past the timeout is cut, not left hanging', async (t) => {
+    // A raw client: it shows what happens on the wire (the connection is closed mid-body).
+    const outcome = await new Promise<string>((resolve) => {
+      get(new URL('/stall-mid-download', stack.gatewayUrl), { agent: false }, (response) => {
+        t.equal(response.statusCode, 200, 'the head was already sent')
+        response.resume()
+        response.on('error', (error) => resolve(error.message))
+        response.on('end', () => resolve('complete'))
+      })
+    })
+    t.equal(outcome, 'aborted')
+    await eventually(() => stack.logs.some((line) => line['event'] === 'request' && line['path'] === '/stall-mid-download'))
+    t.match(stack.logs.filter((line) => line['path'] === '/stall-mid-download'), [{ event: 'request', status: 200, completed: false }], 'one line, marked incomplete')
     t.equal((await fetch(new URL('/ok', stack.gatewayUrl))).status, 200)
   })
 })
