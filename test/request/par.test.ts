@@ -114,3 +114,10 @@ t.test('a front-channel request_uri with a JWT mode beside it is refused', async
   t.equal(response.status, 400)
   t.match(await response.text(), /invalid_parameter/)
 })
+
+t.test('a pushed body above limits.authorization_request_bytes: 413 as JSON', async (t) => {
+  const flow = await codeFlowParameters('app1', { response_mode: 'query.jwt', padding: 'x'.repeat(70_000) })
+  const response = await push(APP1, oauth.ClientSecretBasic(APP1_SECRET), flow.parameters)
+  t.equal(response.status, 413)
+  t.same(await response.json(), { error: 'invalid_request', error_description: 'the authorization request body is larger than 65536 bytes' })
+})

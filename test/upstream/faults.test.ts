@@ -81,6 +81,20 @@ t.test('the legacy server is down: 502 upstream_unreachable', async (t) => {
   t.match(await jarm.text(), /metadata_unavailable/)
 })
 
+t.test('discovery fails: authorization requests are refused, everything else is still served', async (t) => {
+  const stack = await startFakeStack({
+    handler: (request, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`served ${request.path}`),
+    discovery: (_json, res) => { res.writeHead(500).end(); return true },
+  })
+  t.teardown(() => stack.close())
+  const other = await fetch(new URL('/static/app.js', stack.gatewayUrl))
+  t.equal(other.status, 200)
+  t.equal(await other.text(), 'served /static/app.js')
+  const jarm = await fetch(authorizationUrl(stack), { redirect: 'manual' })
+  t.equal(jarm.status, 503)
+  t.match(await jarm.text(), /metadata_unavailable/)
+})
+
 t.test('faults of a running legacy server', async (t) => {
   const stack = await start({ upstream: { timeout_ms: 150 } })
   t.teardown(() => stack.close())
