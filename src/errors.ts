@@ -17,6 +17,8 @@ export const ERRORS = {
   duplicate_parameter: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'A parameter was sent more than once' },
   missing_parameter: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'A required parameter is missing' },
   invalid_parameter: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'A parameter has an invalid value' },
+  // Redirectable only where the config's clients.<id>.redirect_uris vouches for the redirect_uri.
+  invalid_request_object: { status: 400, oauthError: 'invalid_request_object', redirectable: true, title: 'The request object asks for something the gateway cannot do' },
   response_mode_not_allowed: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This response mode cannot be used with this response type' },
   request_aborted: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'The request ended before its body was complete' },
   request_body_too_large: { status: 413, oauthError: 'invalid_request', redirectable: false, title: 'The request body is too large' },

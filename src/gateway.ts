@@ -19,21 +19,24 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
 import { planAuthorizationRequest, type AuthorizationRequestPolicy } from './authorization-request/plan-authorization-request.js'
-import { findSealedForms } from './capture/form-post-capture.js'
-import { findSealedRedirect, matchesRedirectUri, responseParametersOf } from './capture/redirect-capture.js'
+import { captureFormPost } from './capture/form-post-capture.js'
+import { captureRedirect, type CaptureVerdict } from './capture/redirect-capture.js'
 import { signingAlgorithms, type GatewayConfig } from './config/load-config.js'
 import { GatewayError, isGatewayError } from './errors.js'
 import { FlowStateSealer, SEALED_STATE_PREFIX, type Flow } from './flow-state/sealed-state.js'
 import { decodeBody, readBounded, type BoundedBody } from './http/bounded-body.js'
 import { ENCRYPTION_ALGS, ENCRYPTION_ENCS } from './jarm/encrypt-response.js'
+import { decodeForInspection } from './http/decode-for-inspection.js'
 import { ResponseTokenFactory } from './jarm/response-token.js'
 import type { KeyRing } from './keys/signing-keys.js'
 import { isDiscoveryPath, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
 import { MetadataCache, type UpstreamMetadata } from './metadata/upstream-metadata.js'
 import type { Logger } from './observability/logger.js'
 import { GatewayMetrics } from './observability/metrics.js'
+import { narrowAcceptEncodingHeader } from './proxy/accept-encoding.js'
 import { prepareRequestHeaders, responseHeadersToCopy } from './proxy/forwarding-headers.js'
 import { UpstreamProxy } from './proxy/upstream-proxy.js'
+import { errorJson } from './respond/error-json.js'
 import { errorPage } from './respond/error-page.js'
 import { deliver, type Delivery } from './respond/response-delivery.js'
 import { openFlow, publishedKeys, Retired, RETIRED_KEY_GRACE_MS } from './rotation/retired-generations.js'
@@ -41,8 +44,8 @@ import { openFlow, publishedKeys, Retired, RETIRED_KEY_GRACE_MS } from './rotati
 /** An incoming X-Request-Id is kept only when it looks like one, so it cannot inject into logs or pages. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
 const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded'
-/** Content types a legacy server may (mis)label a form_post page with. */
-const PAGE_CONTENT_TYPES = /^(text\/html|application\/xhtml\+xml|text\/plain)\b/i
+/** Content types a legacy server may (mis)label a form_post page with (none at all counts as HTML). */
+const PAGE_CONTENT_TYPES = /^(text\/html|application\/xhtml\+xml|text\/plain|text\/xml|application\/xml)\b/i
 
 /** Everything built from one configuration. */
 interface Runtime {
@@ -172,6 +175,8 @@ export class Gateway {
     // The URL the browser asked for: relative Locations and form actions resolve against it.
     // X-Forwarded-Proto is now either the gateway's own or one from a proxy it trusts.
     const publicUrl = `${req.headers['x-forwarded-proto'] as string}://${req.headers.host ?? 'localhost'}${url}`
+    // Ask only for codings the gateway can read, so an answer it must inspect can always be read.
+    narrowAcceptEncodingHeader(req.headers)
     this.#route(rt, req, res, path, publicUrl, id).catch((error: unknown) => this.#fail(error, req, res, id))
   }
 
@@ -192,6 +197,18 @@ export class Gateway {
       const rewrite = await this.#rewriteAuthorizationRequest(req, exchange)
       if ('refusal' in rewrite) return this.#refuse(res, exchange, rewrite.refusal.flow, rewrite.refusal.error)
       body = rewrite.body
+    } else if (path === metadata.pushedAuthorizationRequestPath && req.method === 'POST') {
+      // RFC 9126: the pushed body is rewritten like a POSTed authorization request; client
+      // authentication (Basic header, client_secret or client_assertion in the body) is left as sent.
+      // The PAR endpoint is a back-channel API: its errors are JSON, never a redirect.
+      try {
+        const rewrite = await this.#rewriteAuthorizationRequest(req, exchange)
+        if ('refusal' in rewrite) throw rewrite.refusal.error
+        body = rewrite.body
+      } catch (error) {
+        this.#fail(error, req, res, id, errorJson)
+        return
+      }
     }
     rt.proxy.forward(req, res, {
       body,
@@ -223,7 +240,11 @@ export class Gateway {
     let originalBody: Buffer | undefined
     if (req.method === 'POST') {
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-      if (contentType !== FORM_CONTENT_TYPE) return { body: undefined }
+      if (contentType !== FORM_CONTENT_TYPE) {
+        // The body cannot be read as parameters; a query that needs the gateway must not pass unread.
+        if (planAuthorizationRequest(queryParameters, policy, sealer).kind === 'passthrough') return { body: undefined }
+        throw new GatewayError('unsupported_media_type', `an authorization request with a JWT response mode must be sent as ${FORM_CONTENT_TYPE}`)
+      }
       const read = await readBounded(req, config.limits.authorizationRequestBytes).catch((cause: unknown) => {
         throw new GatewayError('request_aborted', 'the authorization request body ended early', { cause })
       })
@@ -254,12 +275,8 @@ export class Gateway {
     const status = upstream.statusCode!
     const location = upstream.headers.location
     if (status >= 300 && status < 400 && location !== undefined) {
-      const redirect = findSealedRedirect(location, exchange.publicUrl)
-      if (redirect !== undefined) {
-        const flow = openFlow(redirect.sealedState, exchange.rt.sealer, this.#retiredSealers.current())
-        const parameters = responseParametersOf(redirect, flow.redirectUri)
-        if (parameters !== undefined) return this.#respond(res, exchange, flow, parameters, upstream)
-      }
+      const verdict = captureRedirect(location, exchange.publicUrl, (sealed) => openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current()))
+      if (verdict.kind !== 'not_a_response') return this.#conclude(verdict, upstream, res, exchange)
     }
     const { config, signingAlgs } = exchange.rt
     if (status === 200 && isDiscoveryPath(exchange.path)) {
@@ -304,23 +321,34 @@ export class Gateway {
   async #inspectPage (upstream: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
     const limit = exchange.rt.config.limits.capturedPageBytes
     const body = await this.#readUpstream(upstream, limit)
-    let text: string | undefined
-    try {
-      text = decodeBody(Buffer.concat(body.chunks), upstream.headers['content-encoding'], limit * 4)
-    } catch {
-      text = undefined
+    const decoded = await decodeForInspection(Buffer.concat(body.chunks), upstream.headers['content-encoding'], limit * 4)
+    if (decoded.kind !== 'text') {
+      // The gateway asks only for codings it can read (accept-encoding.ts): an answer it cannot
+      // decode might carry a sealed flow, so it cannot be passed on.
+      upstream.destroy()
+      throw new GatewayError('capture_failed', decoded.kind === 'unsupported'
+        ? `the identity server's answer uses content-encoding ${decoded.encoding}, which the gateway did not ask for and cannot read`
+        : 'the identity server\'s answer cannot be decompressed')
     }
-    if (text === undefined || !text.includes(SEALED_STATE_PREFIX)) return this.#stream(upstream, res, body.chunks)
-    if (!body.complete) {
+    if (!decoded.text.includes(SEALED_STATE_PREFIX)) return this.#stream(upstream, res, body.chunks)
+    if (!body.complete || decoded.truncated) {
       upstream.destroy()
       throw new GatewayError('capture_too_large', `the identity server's answer to this sign-in is larger than ${limit} bytes and cannot be read`)
     }
-    for (const form of findSealedForms(text)) {
-      const flow = openFlow(form.sealedState, exchange.rt.sealer, this.#retiredSealers.current())
-      if (matchesRedirectUri(form.action, exchange.publicUrl, flow.redirectUri)) return this.#respond(res, exchange, flow, form.parameters, upstream)
-    }
-    this.#stream(upstream, res, body.chunks)
+    const verdict = captureFormPost(decoded.text, exchange.publicUrl, (sealed) => openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current()))
+    if (verdict.kind === 'not_a_response') return this.#stream(upstream, res, body.chunks)
+    return this.#conclude(verdict, upstream, res, exchange)
   }
+
+  /** A captured answer becomes the JARM response; one that goes to the client but cannot be read fails closed. */
+  async #conclude (verdict: Exclude<CaptureVerdict<Flow>, { kind: 'not_a_response' }>, upstream: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
+    if (verdict.kind === 'unreadable') {
+      upstream.destroy()
+      throw new GatewayError('capture_failed', `the identity server's answer to this sign-in cannot be read: ${verdict.reason}`)
+    }
+    return this.#respond(res, exchange, verdict.flow, verdict.parameters, upstream)
+  }
+
 
   async #rewriteJson (upstream: IncomingMessage, res: ServerResponse, exchange: Exchange, rewrite: (document: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
     const limit = exchange.rt.config.limits.metadataBytes
@@ -368,18 +396,23 @@ export class Gateway {
     res.end(delivery.body)
   }
 
-  #fail (error: unknown, req: IncomingMessage, res: ServerResponse, id: string): void {
+  #fail (error: unknown, req: IncomingMessage, res: ServerResponse, id: string, render: (error: GatewayError, id: string) => Delivery = errorPage): void {
     // Every expected failure is a GatewayError; anything else is a bug, reported as one.
     /* c8 ignore next */
     const gatewayError = isGatewayError(error) ? error : new GatewayError('internal_error', 'the gateway failed to handle this request', { cause: error })
     const cause = gatewayError.cause instanceof Error ? gatewayError.cause.message : undefined
-    this.metrics.failure(gatewayError.code)
-    const log = gatewayError.status >= 500 ? this.#logger.error.bind(this.#logger) : this.#logger.warn.bind(this.#logger)
-    log({ event: 'request.failed', requestId: id, method: req.method, code: gatewayError.code, status: gatewayError.status, cause }, gatewayError.message)
+    if (res.destroyed && !res.headersSent) {
+      // The client went away first (its leaving closed the upstream request): not a fault to alert on.
+      this.#logger.info({ event: 'request.abandoned', requestId: id, method: req.method, code: gatewayError.code, cause })
+    } else {
+      this.metrics.failure(gatewayError.code)
+      const log = gatewayError.status >= 500 ? this.#logger.error.bind(this.#logger) : this.#logger.warn.bind(this.#logger)
+      log({ event: 'request.failed', requestId: id, method: req.method, code: gatewayError.code, status: gatewayError.status, cause }, gatewayError.message)
+    }
     if (res.headersSent || res.destroyed) {
       res.destroy()
       return
     }
-    this.#send(res, errorPage(gatewayError, id))
+    this.#send(res, render(gatewayError, id))
   }
 }

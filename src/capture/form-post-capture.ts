@@ -3,9 +3,10 @@
  * HTML. node-html-parser accepts what real servers write (any tag case, any quoting, XHTML) and
  * decodes entities in attribute values. Pure: a string in, the forms that carry a sealed flow out.
  */
-import { parse } from 'node-html-parser'
+import { parse, type HTMLElement } from 'node-html-parser'
 import type { ParameterList } from '../authorization-request/parameters.js'
-import { isSealedState } from '../flow-state/sealed-state.js'
+import { isSealedState, SEALED_STATE_PREFIX } from '../flow-state/sealed-state.js'
+import { actionTarget, captureRedirect, type CaptureVerdict } from './redirect-capture.js'
 
 export interface SealedForm {
   /** The form's action, entities decoded, as written (possibly relative). */
@@ -14,12 +15,22 @@ export interface SealedForm {
   readonly sealedState: string
 }
 
+/**
+ * Tag names are lowercased while parsing: without it node-html-parser does not see a mixed-case
+ * void tag (`<Input ...>`) as void, and drops the form around it.
+ */
+const PARSE_OPTIONS = { lowerCaseTagName: true }
+
 /** Inputs that a browser would not submit as response parameters. */
 const NOT_RESPONSE_INPUT_TYPES = new Set(['submit', 'button', 'image', 'reset'])
 
 export function findSealedForms (html: string): SealedForm[] {
+  return sealedFormsOf(parse(html, PARSE_OPTIONS))
+}
+
+function sealedFormsOf (root: HTMLElement): SealedForm[] {
   const forms: SealedForm[] = []
-  for (const form of parse(html).querySelectorAll('form')) {
+  for (const form of root.querySelectorAll('form')) {
     const parameters: Array<readonly [string, string]> = []
     for (const input of form.querySelectorAll('input')) {
       const name = input.getAttribute('name')
@@ -31,4 +42,80 @@ export function findSealedForms (html: string): SealedForm[] {
     if (isSealedState(state)) forms.push({ action: form.getAttribute('action') ?? '', parameters, sealedState: state })
   }
   return forms
+}
+
+/** A sealed state anywhere in a page's text (base64url after the prefix). */
+const SEALED_STATE_IN_TEXT = new RegExp(`${SEALED_STATE_PREFIX.replace('.', '\\.')}[A-Za-z0-9_-]+`, 'g')
+
+/** Opening form tags as written, read apart from the parser that could not tie their inputs to them. */
+const FORM_TAG = /<form\b[^>]*>/gi
+
+/** `<meta http-equiv="refresh" content="0; url=...">`: the URL, quotes removed (HTML §4.2.5.3). */
+const REFRESH_CONTENT = /^\s*[\d.]*\s*[;,]\s*(?:url\s*=\s*)?(.*)$/is
+
+function refreshTargets (root: HTMLElement): string[] {
+  const targets: string[] = []
+  for (const meta of root.querySelectorAll('meta')) {
+    if ((meta.getAttribute('http-equiv') ?? '').toLowerCase() !== 'refresh') continue
+    const url = REFRESH_CONTENT.exec(meta.getAttribute('content') ?? '')?.[1]?.trim()
+    if (url !== undefined && url !== '') targets.push(url.replace(/^(['"])(.*)\1$/s, '$2'))
+  }
+  return targets
+}
+
+/** The redirect_uri without its query: what a page that sends the browser there must contain. */
+function endpointText (redirectUri: string): string {
+  return redirectUri.split(/[?#]/)[0]!
+}
+
+/**
+ * A page's verdict. Captured: a form posting a sealed flow to that flow's redirect_uri, or a meta
+ * refresh to it (read like a Location). Unreadable (fail closed): such a form or refresh going to
+ * the redirect_uri's endpoint with another query; a sealed state outside every form the parser read
+ * on a page with a `<form>` tag that posts to that flow's redirect_uri (a form_post page too broken
+ * to parse, or one whose inputs a script adds); a script that holds a sealed state and the flow's
+ * redirect_uri (a `location.replace(...)` redirect). Left alone otherwise: a login page that carries
+ * the state in its own form, or shows it as text (oidc-provider's development pages do).
+ */
+export function captureFormPost<F extends { readonly redirectUri: string }> (html: string, base: string, open: (sealed: string) => F): CaptureVerdict<F> {
+  const root = parse(html, PARSE_OPTIONS)
+  const forms = sealedFormsOf(root)
+  for (const form of forms) {
+    const flow = open(form.sealedState)
+    const target = actionTarget(form.action, base, flow.redirectUri)
+    if (target === 'redirect_uri') return { kind: 'capture', flow, parameters: form.parameters }
+    if (target === 'endpoint') return { kind: 'unreadable', reason: 'the form posts to the redirect_uri without its own query' }
+  }
+  for (const target of refreshTargets(root)) {
+    const verdict = captureRedirect(target, base, open)
+    if (verdict.kind !== 'not_a_response') return verdict
+  }
+  const inForms = new Set(forms.map((form) => form.sealedState))
+  const strays = new Map<string, F>()
+  for (const [sealed] of html.matchAll(SEALED_STATE_IN_TEXT)) {
+    if (inForms.has(sealed)) continue
+    try {
+      strays.set(sealed, open(sealed))
+    } catch {
+      // A stray token that does not open is not this gateway's flow.
+    }
+  }
+  const flows = [...strays.values()]
+  for (const [tag] of flows.length > 0 ? html.matchAll(FORM_TAG) : []) {
+    const action = parse(`${tag}</form>`, PARSE_OPTIONS).querySelector('form')!.getAttribute('action') ?? ''
+    if (flows.some((flow) => actionTarget(action, base, flow.redirectUri) !== 'elsewhere')) {
+      return { kind: 'unreadable', reason: 'the page posts a sealed state to the redirect_uri in a form the gateway cannot read' }
+    }
+  }
+  for (const script of flows.length > 0 ? root.querySelectorAll('script') : []) {
+    // JSON and JavaScript strings may escape the slashes of a URL.
+    const text = script.rawText.replace(/\\\//g, '/')
+    for (const [sealed] of text.matchAll(SEALED_STATE_IN_TEXT)) {
+      const flow = strays.get(sealed)
+      if (flow !== undefined && text.includes(endpointText(flow.redirectUri))) {
+        return { kind: 'unreadable', reason: 'a script on the page sends the sealed state to the redirect_uri' }
+      }
+    }
+  }
+  return { kind: 'not_a_response' }
 }

@@ -14,6 +14,8 @@ export interface UpstreamMetadata {
   readonly document: Readonly<Record<string, unknown>>
   readonly authorizationEndpointPath: string
   readonly jwksPath: string | undefined
+  /** RFC 9126 §5: where clients push authorization requests, when the legacy server has PAR. */
+  readonly pushedAuthorizationRequestPath?: string | undefined
   /** Set when a configured issuer differs from the one the legacy server publishes. */
   readonly issuerMismatch: string | undefined
 }
@@ -54,6 +56,7 @@ export function readMetadata (document: Record<string, unknown>, source: Metadat
     document,
     authorizationEndpointPath,
     jwksPath: pathOf(document['jwks_uri']),
+    pushedAuthorizationRequestPath: pathOf(document['pushed_authorization_request_endpoint']),
     issuerMismatch: issuer !== published ? `the configured issuer ${issuer} differs from the legacy server's ${published}` : undefined,
   }
 }
