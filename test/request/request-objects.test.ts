@@ -42,7 +42,7 @@ for (const [mode, where] of [['query.jwt', 'query'], ['jwt', 'query'], ['fragmen
     const carried = where === 'query' ? location.searchParams : new URLSearchParams(location.hash.slice(1))
     t.same([...carried.keys()], ['response'])
     await expectJarmRefusal(t, carried, state)
-    t.ok(stack.logs.some((line) => line['event'] === 'jarm.request_refused' && line['code'] === 'invalid_request_object'))
+    t.ok(stack.logs.some((line) => line['event'] === 'jarm.refused' && line['code'] === 'invalid_request_object'))
   })
 }
 
