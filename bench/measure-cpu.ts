@@ -14,7 +14,7 @@ const which = process.argv[2] ?? 'small'
 const amount = Number(process.argv[3] ?? 20000)
 const upstream = await BenchChild.start('fake-upstream')
 const bare = await BenchChild.start('bare-proxy', { args: [upstream.url] })
-const gateway = await BenchChild.start('gateway-process')
+const gateway = await BenchChild.start('gateway-process', { execArgv: (process.env['GATEWAY_EXEC_ARGV'] ?? '').split(' ').filter(Boolean) })
 await gateway.call('serve', {
   config: {
     upstream: { url: upstream.url, response_mode: which === 'form-post' ? 'form_post' : 'auto' },
@@ -38,6 +38,7 @@ const cpuPerRequest = async (child: BenchChild): Promise<number> => {
   const before = await child.usage()
   const result = await autocannon({ url: child.url + path, connections: 10, amount })
   const after = await child.usage()
+  process.stderr.write(`${Math.round(result.requests.total / result.duration)} rps `)
   return (after.user + after.system - before.user - before.system) / result.requests.total
 }
 const bareRuns: number[] = []
