@@ -38,7 +38,7 @@ const cpuPerRequest = async (child: BenchChild): Promise<number> => {
   const before = await child.usage()
   const result = await autocannon({ url: child.url + path, connections: 10, amount })
   const after = await child.usage()
-  process.stderr.write(`${Math.round(result.requests.total / result.duration)} rps `)
+  process.stderr.write(`${child === gateway ? 'gateway' : 'bare proxy'}: ${Math.round(result.requests.total / result.duration)} rps\n`)
   return (after.user + after.system - before.user - before.system) / result.requests.total
 }
 const bareRuns: number[] = []

@@ -4,7 +4,7 @@ import t from 'tap'
 import { decodeProtectedHeader, importJWK, jwtVerify } from 'jose'
 import { buildConfig } from '../../src/config/load-config.js'
 import { ResponseTokenFactory } from '../../src/jarm/response-token.js'
-import { generatePrivateJwk } from '../../src/keys/signing-keys.js'
+import { generatePrivateJwk, KeyRing } from '../../src/keys/signing-keys.js'
 
 const SECRET = 'hs-client-secret-that-is-at-least-32-characters-long'
 const es = await generatePrivateJwk('ES256')
@@ -43,4 +43,10 @@ t.test('an unlisted client gets the default algorithm; the same header is reused
   t.equal(first.split('.')[0], second.split('.')[0])
   t.not(first.split('.')[1], second.split('.')[1])
   for (const jwt of [first, second]) await t.resolves(jwtVerify(jwt, await publicOf(es as Record<string, unknown>), { currentDate: new Date(now), audience: 'unlisted-client' }))
+})
+
+t.test('a configuration whose key ring cannot serve the algorithm fails with signing_failed, not a crash', async (t) => {
+  // The config loader refuses such a configuration; this guards the factory on its own.
+  const broken = new ResponseTokenFactory({ ...config, keyRing: new KeyRing([]) }, () => now)
+  t.throws(() => broken.create({ issuer: 'https://id.example.com', clientId: 'unlisted-client', state: undefined, parameters: [] }), { code: 'signing_failed', message: 'no signing key serves ES256' })
 })
