@@ -10,6 +10,8 @@ import { encryptResponse } from './encrypt-response.js'
 import { buildResponseClaims } from './response-claims.js'
 import { signJwt, symmetricSigner, SYMMETRIC_ALGS, type AsymmetricAlg, type JwsHeader, type Signer, type SymmetricAlg } from './sign-jwt.js'
 
+interface HeaderAndSigner { readonly header: JwsHeader, readonly signer: Signer }
+
 export interface ResponseTokenInput {
   readonly issuer: string
   readonly clientId: string
@@ -20,10 +22,28 @@ export interface ResponseTokenInput {
 export class ResponseTokenFactory {
   readonly #config: GatewayConfig
   readonly #now: () => number
+  /**
+   * Signers with their encoded JWS header, made once at start-up rather than per response: one per
+   * key algorithm, one per client with a client_secret (HS*). Bounded by the configuration, never by
+   * the client_ids that requests carry.
+   */
+  readonly #byAlg = new Map<AsymmetricAlg, HeaderAndSigner>()
+  readonly #byClient = new Map<string, HeaderAndSigner>()
 
   constructor (config: GatewayConfig, now: () => number = Date.now) {
     this.#config = config
     this.#now = now
+    for (const alg of config.keyRing.algorithms) {
+      const key = config.keyRing.keyFor(alg)!
+      this.#byAlg.set(alg, { header: { alg: key.alg, kid: key.kid }, signer: key.signer })
+    }
+    for (const [clientId, client] of config.clients) {
+      const alg = client.authorizationSignedResponseAlg
+      // The config loader guarantees a client_secret for every HS* client.
+      if ((SYMMETRIC_ALGS as readonly string[]).includes(alg)) {
+        this.#byClient.set(clientId, { header: { alg }, signer: symmetricSigner(alg as SymmetricAlg, Buffer.from(client.clientSecret!, 'utf8')) })
+      }
+    }
   }
 
   /** The algorithm a client's responses are signed with (JARM §3: RS256 unless configured). */
@@ -31,16 +51,11 @@ export class ResponseTokenFactory {
     return this.#config.clients.get(clientId)?.authorizationSignedResponseAlg ?? this.#config.defaultSignedResponseAlg
   }
 
-  #signerFor (clientId: string): { header: JwsHeader, signer: Signer } {
-    const client = this.#config.clients.get(clientId)
+  #signerFor (clientId: string): HeaderAndSigner {
     const alg = this.algorithmFor(clientId)
-    if ((SYMMETRIC_ALGS as readonly string[]).includes(alg)) {
-      // The config loader guarantees a client_secret for every HS* client.
-      return { header: { alg: alg as SymmetricAlg }, signer: symmetricSigner(alg as SymmetricAlg, Buffer.from(client!.clientSecret!, 'utf8')) }
-    }
-    const key = this.#config.keyRing.keyFor(alg as AsymmetricAlg)
-    if (key === undefined) throw new GatewayError('signing_failed', `no signing key serves ${alg}`)
-    return { header: { alg: key.alg, kid: key.kid }, signer: key.signer }
+    const signer = this.#byClient.get(clientId) ?? this.#byAlg.get(alg as AsymmetricAlg)
+    if (signer === undefined) throw new GatewayError('signing_failed', `no signing key serves ${alg}`)
+    return signer
   }
 
   /** The response as the client gets it: signed, and encrypted where the client asked (nested JWT). */

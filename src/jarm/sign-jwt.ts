@@ -44,7 +44,15 @@ export function symmetricSigner (alg: SymmetricAlg, secret: Buffer): Signer {
 
 export interface JwsHeader { readonly alg: SigningAlg, readonly kid?: string, readonly typ?: string }
 
+/** Encoded once per header object: the gateway makes its headers at start-up and reuses them. */
+const encodedHeaders = new WeakMap<JwsHeader, string>()
+
 export function signJwt (header: JwsHeader, claims: object, signer: Signer): string {
-  const signingInput = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
+  let encodedHeader = encodedHeaders.get(header)
+  if (encodedHeader === undefined) {
+    encodedHeader = Buffer.from(JSON.stringify(header)).toString('base64url')
+    encodedHeaders.set(header, encodedHeader)
+  }
+  const signingInput = `${encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
   return `${signingInput}.${signer(Buffer.from(signingInput)).toString('base64url')}`
 }

@@ -3,6 +3,11 @@
  * Authorization header to the logger: paths only, so codes, tokens, state and secrets cannot leak.
  * The redaction below is the second line of defence, for a field that ever slips into a log call
  * (a header object, a parsed parameter list, an error's details).
+ *
+ * stdout is written asynchronously (pino.destination with sync: false): a line is written at once
+ * when stdout is idle, and under load the lines that arrive while a write is in flight go out together
+ * in the next one, instead of one blocking write per line (a JARM response logs three). pino flushes
+ * what is pending when the process exits.
  */
 import { pino, type Logger, type DestinationStream } from 'pino'
 
@@ -34,5 +39,5 @@ export function createLogger (options: { level?: string, destination?: Destinati
     level: options.level ?? process.env['JARM_GATEWAY_LOG_LEVEL'] ?? 'info',
     base: { service: 'jarm-gateway' },
     redact: { paths: REDACT_PATHS, censor: REDACTED },
-  }, options.destination)
+  }, options.destination ?? pino.destination({ dest: 1, sync: false }))
 }

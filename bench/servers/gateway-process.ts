@@ -1,0 +1,24 @@
+/**
+ * The gateway in a process of its own, so its CPU time and RSS are its own. It binds first (port 0)
+ * and reports its address; the parent then sends `serve` with a raw configuration (as it would be in
+ * gateway.config.json), which goes through the same buildConfig as the CLI. Logs are written as in
+ * production (pino, info level unless JARM_GATEWAY_LOG_LEVEL says otherwise) to a stdout the
+ * parent points at /dev/null.
+ */
+import { buildConfig } from '../../src/config/load-config.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { addressOf, listen, serve, type RunningGateway } from '../../src/server.js'
+import { serveCommands } from '../lib/child-ipc.js'
+
+const server = await listen('127.0.0.1', 0)
+let running: RunningGateway | undefined
+
+serveCommands(addressOf(server), {
+  serve: async (message) => {
+    if (running !== undefined) throw new Error('already serving')
+    const config = await buildConfig(message['config'], process.cwd())
+    running = serve(server, config, createLogger())
+    const metadata = await running.gateway.start()
+    return { issuer: metadata.issuer }
+  },
+})
