@@ -74,11 +74,11 @@ export async function startFakeStack (options: FakeStackOptions = {}): Promise<F
   const issuer = `http://127.0.0.1:${port}`
   const parked = new Map<string, URLSearchParams>()
   const sockets = new Set<Socket>()
-  let stack: FakeStack
+  const scripted: { script: Script | undefined } = { script: undefined }
   const upstream: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake.invalid')
     const answer = async (): Promise<void> => {
-      if (stack.script !== undefined && await stack.script(req, res, url)) return
+      if (scripted.script !== undefined && await scripted.script(req, res, url)) return
       if (url.pathname === '/.well-known/openid-configuration') {
         res.writeHead(200, { 'content-type': 'application/json' })
         res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, response_modes_supported: ['query', 'fragment', 'form_post'] }))
@@ -136,12 +136,13 @@ export async function startFakeStack (options: FakeStackOptions = {}): Promise<F
   }, process.cwd())
   const gateway = serve(gatewayServer, config, createLogger({ level: 'info', destination }), options.now)
   await gateway.gateway.start()
-  stack = {
+  return {
     gateway,
     gatewayUrl: issuer,
     upstreamUrl,
     logs,
-    script: undefined,
+    get script () { return scripted.script },
+    set script (script: Script | undefined) { scripted.script = script },
     upstreamSockets: () => sockets.size,
     close: async () => {
       gateway.server.closeAllConnections()
@@ -150,7 +151,6 @@ export async function startFakeStack (options: FakeStackOptions = {}): Promise<F
       await new Promise<void>((resolve) => upstream.close(() => resolve()))
     },
   }
-  return stack
 }
 
 /** The gateway's published keys (through the gateway, as a client reads them). */
