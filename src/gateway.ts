@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
+import { isAuthorizationEndpoint } from './authorization-request/endpoint-path.js'
 import { planAuthorizationRequest, type AuthorizationRequestPolicy } from './authorization-request/plan-authorization-request.js'
 import { findSealedForms } from './capture/form-post-capture.js'
 import { findSealedRedirect, matchesRedirectUri, responseParametersOf } from './capture/redirect-capture.js'
@@ -119,7 +120,7 @@ export class Gateway {
     }
     const exchange: Exchange = { id, path, publicUrl, metadata }
     let body: Buffer | undefined
-    if (path === metadata.authorizationEndpointPath && (req.method === 'GET' || req.method === 'POST')) {
+    if (isAuthorizationEndpoint(path, metadata.authorizationEndpointPath) && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) {
       body = await this.#rewriteAuthorizationRequest(req, exchange)
     }
     this.#proxy.forward(req, res, {
@@ -130,7 +131,7 @@ export class Gateway {
   }
 
   /**
-   * The authorization request step. GET: the query is rewritten in req.url. POST: the form body is
+   * The authorization request step. GET (and HEAD, which servers route to the same handler): the query is rewritten in req.url. POST: the form body is
    * read (bounded) and returned rewritten, with the query's parameters moved into it, so the legacy
    * server reads exactly the parameters the gateway checked. Returns the body to send, if any.
    */
@@ -150,7 +151,7 @@ export class Gateway {
     const plan = planAuthorizationRequest([...queryParameters, ...bodyParameters], this.#policy, this.#sealer)
     if (plan.kind === 'passthrough') return originalBody
     this.#logger.info({ event: 'jarm.request', requestId: exchange.id, clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode })
-    if (req.method === 'GET') {
+    if (req.method !== 'POST') {
       req.url = `${exchange.path}?${encodeParameters(plan.parameters)}`
       return undefined
     }
