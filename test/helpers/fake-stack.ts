@@ -68,10 +68,15 @@ export interface FakeStackOptions {
   readonly now?: () => number
 }
 
-export async function startFakeStack (options: FakeStackOptions = {}): Promise<FakeStack> {
-  const gatewayServer = await listen('127.0.0.1', 0)
-  const { port } = gatewayServer.address() as AddressInfo
-  const issuer = `http://127.0.0.1:${port}`
+export interface LegacyFake {
+  readonly url: string
+  script: Script | undefined
+  sockets (): number
+  close (): Promise<void>
+}
+
+/** The fake legacy server alone, for an issuer (the public address in front of it). */
+export async function startLegacyFake (issuer: string): Promise<LegacyFake> {
   const parked = new Map<string, URLSearchParams>()
   const sockets = new Set<Socket>()
   const scripted: { script: Script | undefined } = { script: undefined }
@@ -117,7 +122,24 @@ export async function startFakeStack (options: FakeStackOptions = {}): Promise<F
   })
   upstream.on('connection', (socket: Socket) => { sockets.add(socket); socket.on('close', () => sockets.delete(socket)) })
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
+  return {
+    url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+    get script () { return scripted.script },
+    set script (script: Script | undefined) { scripted.script = script },
+    sockets: () => sockets.size,
+    close: async () => {
+      upstream.closeAllConnections()
+      await new Promise<void>((resolve) => upstream.close(() => resolve()))
+    },
+  }
+}
+
+export async function startFakeStack (options: FakeStackOptions = {}): Promise<FakeStack> {
+  const gatewayServer = await listen('127.0.0.1', 0)
+  const { port } = gatewayServer.address() as AddressInfo
+  const issuer = `http://127.0.0.1:${port}`
+  const fake = await startLegacyFake(issuer)
+  const upstreamUrl = fake.url
 
   const logs: Array<Record<string, unknown>> = []
   const destination = new Writable({
@@ -141,14 +163,13 @@ export async function startFakeStack (options: FakeStackOptions = {}): Promise<F
     gatewayUrl: issuer,
     upstreamUrl,
     logs,
-    get script () { return scripted.script },
-    set script (script: Script | undefined) { scripted.script = script },
-    upstreamSockets: () => sockets.size,
+    get script () { return fake.script },
+    set script (script: Script | undefined) { fake.script = script },
+    upstreamSockets: () => fake.sockets(),
     close: async () => {
       gateway.server.closeAllConnections()
       await gateway.close()
-      upstream.closeAllConnections()
-      await new Promise<void>((resolve) => upstream.close(() => resolve()))
+      await fake.close()
     },
   }
 }
