@@ -138,7 +138,8 @@ t.test('slowloris clients: held connections do not stop others being served, and
   await settle()
   t.ok(await connections() >= 50, 'the slow connections are open')
   const flows = await pool(40, 10, (i) => runFlow(stack.gatewayUrl, { mode: 'query.jwt', state: `beside-slowloris-${i}` }))
-  t.equal(flows.filter((f) => !f.ok).length, 0, 'flows beside them all complete')
+  const failedFlows = flows.filter((f) => !f.ok) as Array<{ ok: false, error: Error }>
+  t.equal(failedFlows.length, 0, `flows beside them all complete (${failedFlows.slice(0, 2).map((f) => `${f.error.message} ${String((f.error.cause as Error | undefined)?.message)}`).join('; ')})`)
   clearInterval(drip)
   const held = await connections()
   for (const socket of slow) socket.destroy()
