@@ -10,7 +10,7 @@ import { APP1, authorizationRequest, discover, judge } from '../helpers/judge.js
 import { pool } from '../helpers/pool.js'
 import { startStack } from '../helpers/stack.js'
 
-const FLOWS = Number(process.env['LOAD_FLOWS'] ?? 600)
+const FLOWS = Number(process.env['LOAD_FLOWS'] ?? 400)
 const CONCURRENCY = Number(process.env['LOAD_CONCURRENCY'] ?? 200)
 const REAL_FLOWS = Number(process.env['LOAD_REAL_FLOWS'] ?? 40)
 
