@@ -2,7 +2,7 @@
 // truncated chunked body, huge headers, a slowloris client. Each ends in a defined answer, the
 // gateway keeps serving, and no socket is left behind on either side. FAULT_REPEAT for more.
 import { connect, type Socket } from 'node:net'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { runFlow, startFakeStack } from '../helpers/fake-stack.js'
 import { pool } from '../helpers/pool.js'
 
@@ -35,7 +35,7 @@ async function authorize (gatewayUrl = stack.gatewayUrl): Promise<{ status: numb
   }
 }
 
-async function inject (t: Tap.Test, name: string, expect: (outcome: { status: number | undefined, text: string }) => boolean): Promise<void> {
+async function inject (t: Test, name: string, expect: (outcome: { status: number | undefined, text: string }) => boolean): Promise<void> {
   const outcomes = await pool(REPEAT, 5, () => authorize())
   injected += REPEAT
   const unexpected = outcomes.filter((o) => !o.ok || !expect(o.value))
