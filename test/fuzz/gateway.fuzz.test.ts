@@ -212,7 +212,10 @@ t.test(`fuzz: ${RUNS} request/answer pairs`, async (t) => {
       if (!logged) { unexplained500++; t.fail(`a 500 without a logged reason: ${brief({ spec, answer })}`); return false }
     }
     // A JARM response (response= in a Location) only ever goes to the flow's redirect_uri.
-    if (reply.location !== undefined && /[?#&]response=/.test(reply.location) && !reply.location.startsWith('https://client.example.org/cb')) {
+    // (The flow is begun and answered within this one request, so its redirect_uri is the request's.)
+    const asked = [...new URLSearchParams(spec.query).getAll('redirect_uri'), ...new URLSearchParams(spec.body ?? '').getAll('redirect_uri')].map((uri) => uri.split('#')[0]!)
+    const endpoint = (uri: string): string | undefined => URL.canParse(uri) ? (({ origin, pathname }) => `${origin}${pathname}`)(new URL(uri)) : undefined
+    if (reply.location !== undefined && /[?#&]response=/.test(reply.location) && !asked.some((uri) => reply.location!.startsWith(uri) && endpoint(uri) === endpoint(reply.location!))) {
       signedElsewhere++
       t.fail(`a response went elsewhere: ${brief({ location: reply.location, spec, answer })}`)
       return false
