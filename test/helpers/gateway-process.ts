@@ -17,13 +17,30 @@ export interface GatewayProcess {
   stop (signal?: NodeJS.Signals): Promise<number | null>
 }
 
+/** Children still running, killed if the test process itself is stopped (a runner timeout), so none is orphaned. */
+const running = new Set<ChildProcess>()
+let reaperInstalled = false
+function installReaper (): void {
+  if (reaperInstalled) return
+  reaperInstalled = true
+  process.on('exit', () => { for (const child of running) child.kill('SIGKILL') })
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      for (const child of running) child.kill('SIGKILL')
+      process.exit(128 + (signal === 'SIGTERM' ? 15 : 2))
+    })
+  }
+}
+
 export async function startGatewayProcess (configFile: string): Promise<GatewayProcess> {
+  installReaper()
   // The parent's loader flags (ts-node through tap) run the TypeScript CLI as the tests do.
   const child = spawn(process.execPath, [...process.execArgv, CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JARM_GATEWAY_LOG_LEVEL: 'info' } })
   const lines: Array<Record<string, unknown>> = []
   const stderr: string[] = []
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
-  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  running.add(child)
+  const exited = once(child, 'exit').then(([code]) => { running.delete(child); return code as number | null })
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the gateway process did not start: ${stderr.join('')}`)), 60_000)
     createInterface({ input: child.stdout! }).on('line', (line) => {
