@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
+import { matchesEndpointPath } from './authorization-request/endpoint-path.js'
 import { planAuthorizationRequest, type AuthorizationRequestPolicy } from './authorization-request/plan-authorization-request.js'
 import { captureFormPost } from './capture/form-post-capture.js'
 import { captureRedirect, type CaptureVerdict } from './capture/redirect-capture.js'
@@ -193,11 +194,11 @@ export class Gateway {
     }
     const exchange: Exchange = { rt, id, path, publicUrl, metadata }
     let body: Buffer | undefined
-    if (path === metadata.authorizationEndpointPath && (req.method === 'GET' || req.method === 'POST')) {
+    if (matchesEndpointPath(path, metadata.authorizationEndpointPath) && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) {
       const rewrite = await this.#rewriteAuthorizationRequest(req, exchange)
       if ('refusal' in rewrite) return this.#refuse(res, exchange, rewrite.refusal.flow, rewrite.refusal.error)
       body = rewrite.body
-    } else if (path === metadata.pushedAuthorizationRequestPath && req.method === 'POST') {
+    } else if (metadata.pushedAuthorizationRequestPath !== undefined && matchesEndpointPath(path, metadata.pushedAuthorizationRequestPath) && req.method === 'POST') {
       // RFC 9126: the pushed body is rewritten like a POSTed authorization request; client
       // authentication (Basic header, client_secret or client_assertion in the body) is left as sent.
       // The PAR endpoint is a back-channel API: its errors are JSON, never a redirect.
@@ -227,7 +228,7 @@ export class Gateway {
   }
 
   /**
-   * The authorization request step. GET: the query is rewritten in req.url. POST: the form body is
+   * The authorization request step. GET (and HEAD, which servers route to the same handler): the query is rewritten in req.url. POST: the form body is
    * read (bounded) and returned rewritten, with the query's parameters moved into it, so the legacy
    * server reads exactly the parameters the gateway checked. Returns the body to send, if any, or a
    * refusal that goes to the client's (vouched for) redirect_uri.
@@ -256,7 +257,7 @@ export class Gateway {
     if (plan.kind === 'passthrough') return { body: originalBody }
     if (plan.kind === 'refuse') return { refusal: plan }
     this.#logger.info({ event: 'jarm.request', requestId: exchange.id, clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode })
-    if (req.method === 'GET') {
+    if (req.method !== 'POST') {
       req.url = `${exchange.path}?${encodeParameters(plan.parameters)}`
       return { body: undefined }
     }

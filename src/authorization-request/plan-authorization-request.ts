@@ -76,8 +76,12 @@ export function planAuthorizationRequest (
   }
   const responseType = required(single, 'response_type')
   const redirectUri = required(single, 'redirect_uri')
-  if (!URL.canParse(redirectUri)) {
-    throw new GatewayError('invalid_parameter', 'parameter redirect_uri must be an absolute URL')
+  // The response goes back to the redirect_uri as sent (its own query byte for byte), in a Location
+  // header or a form action. A URI is printable ASCII (RFC 3986 §2): a space, a control character
+  // or a raw non-ASCII one would be normalised away by a lenient legacy server and the URL parser,
+  // then break the header (CR, LF, beyond Latin-1) or point somewhere else once sent back raw.
+  if (!URL.canParse(redirectUri) || !/^[\x21-\x7e]+$/.test(redirectUri)) {
+    throw new GatewayError('invalid_parameter', 'parameter redirect_uri must be an absolute URL of printable ASCII characters (percent-encode the rest)')
   }
   const mode = resolveJarmMode(single.get('response_mode') as JarmResponseMode, responseType)
   if (mode === 'query.jwt' && responseTypeCarriesTokens(responseType) && !policy.isEncryptedFor(clientId)) {

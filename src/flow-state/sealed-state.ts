@@ -85,8 +85,12 @@ export class FlowStateSealer {
 
   /** The flow, or `flow_state_invalid` / `flow_state_expired`. Never returns a flow that failed to authenticate. */
   open (sealed: string): Flow {
-    const raw = Buffer.from(sealed.slice(SEALED_STATE_PREFIX.length), 'base64url')
-    if (!sealed.startsWith(SEALED_STATE_PREFIX) || raw.length < KEY_ID_BYTES + IV_BYTES + TAG_BYTES + 2) {
+    const encoded = sealed.slice(SEALED_STATE_PREFIX.length)
+    const raw = Buffer.from(encoded, 'base64url')
+    // Node's base64 decoder skips characters outside the alphabet and ignores unused trailing bits,
+    // so several strings decode to one envelope: only the one canonical spelling is accepted, and a
+    // sealed state changed in any way is refused even where the bytes would have survived.
+    if (!sealed.startsWith(SEALED_STATE_PREFIX) || raw.length < KEY_ID_BYTES + IV_BYTES + TAG_BYTES + 2 || raw.toString('base64url') !== encoded) {
       throw new GatewayError('flow_state_invalid', 'the sealed state is malformed')
     }
     const keyId = raw.subarray(0, KEY_ID_BYTES)

@@ -21,12 +21,14 @@ export interface ResponseClaimsInput {
 }
 
 export function buildResponseClaims (input: ResponseClaimsInput): Record<string, string | number> {
-  const claims: Record<string, string | number> = {
+  // A null prototype: a parameter named `__proto__` is then a claim like any other instead of being
+  // silently swallowed by Object.prototype's setter.
+  const claims: Record<string, string | number> = Object.assign(Object.create(null) as Record<string, string | number>, {
     iss: input.issuer,
     aud: input.clientId,
     exp: input.nowSeconds + input.ttlSeconds,
     iat: input.nowSeconds,
-  }
+  })
   if (input.state !== undefined) claims['state'] = input.state
   const seen = new Set<string>()
   for (const [name, value] of input.parameters) {

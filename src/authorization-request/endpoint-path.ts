@@ -1,0 +1,28 @@
+/**
+ * Is a request path the legacy server's authorization endpoint? Servers route more spellings of a
+ * path to one handler than a string comparison sees: oidc-provider (koa-router) serves `/auth`,
+ * `/auth/`, `//auth` and `/AUTH` alike, servlet containers ignore `;jsessionid=...` path
+ * parameters, many servers decode `%61` before routing. A JWT-mode request sent under such a
+ * spelling would skip the rewrite and reach the legacy server with the client's own mode and state
+ * (a lenient server then answers in plain text). So paths are compared in a canonical form; matching
+ * too much is harmless, since only requests that ask for a JWT mode are rewritten. Pure.
+ */
+
+/** RFC 3986 §2.3: unreserved characters mean the same percent-encoded or not. */
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/
+
+export function canonicalPath (path: string): string {
+  const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+    const character = String.fromCharCode(parseInt(hex, 16))
+    return UNRESERVED.test(character) ? character : escape.toUpperCase()
+  })
+  const segments = decoded.replace(/\\/g, '/').split('/').map((segment) => segment.split(';')[0]!)
+  // Dot segments resolved as a URL parser does (RFC 3986 §5.2.4), once repeated slashes are one.
+  const resolved = new URL(`/${segments.filter((segment) => segment !== '').join('/')}`, 'http://canonical.invalid').pathname
+  return (resolved.replace(/\/+$/, '') || '/').toLowerCase()
+}
+
+/** Whether a request path names the endpoint at `endpointPath` (the authorization or PAR endpoint), under any spelling the legacy server routes there. */
+export function matchesEndpointPath (requestPath: string, endpointPath: string): boolean {
+  return requestPath === endpointPath || canonicalPath(requestPath) === canonicalPath(endpointPath)
+}

@@ -1,0 +1,39 @@
+// The authorization endpoint is recognised under every spelling a server routes to it.
+import t from 'tap'
+import fc from 'fast-check'
+import { canonicalPath, matchesEndpointPath } from '../../src/authorization-request/endpoint-path.js'
+import { fcOptions, propertyRuns, SEED } from '../helpers/fc-settings.js'
+
+t.comment(`fast-check seed ${SEED} (replay with FC_SEED=${SEED})`)
+const runs = propertyRuns(300)
+
+t.test('spellings servers route to one handler are one endpoint', async (t) => {
+  for (const spelling of ['/auth', '/auth/', '//auth', '/AUTH', '/Auth//', '/auth;jsessionid=1', '/%61uth', '/%61%75%74%68', '/./auth', '/x/../auth', '\\auth', '/auth/.', '/%2e/auth']) {
+    t.ok(matchesEndpointPath(spelling, '/auth'), spelling)
+  }
+  t.ok(matchesEndpointPath('/realms/Main/protocol/openid-connect/auth/', '/realms/main/protocol/openid-connect/auth'))
+  for (const other of ['/auth2', '/au', '/token', '/auth%2F', '/a/auth', '/%2Fauth']) t.notOk(matchesEndpointPath(other, '/auth'), other)
+  t.equal(canonicalPath('/'), '/')
+  t.equal(canonicalPath('//;x/'), '/')
+  t.equal(canonicalPath('/a%2fb'), '/a%2fb', 'a reserved escape stays an escape (upper-cased, then the path lower-cased)')
+})
+
+const segment = fc.stringMatching(/^[A-Za-z0-9_~.-]{1,8}$/).filter((s) => s !== '.' && s !== '..')
+const endpoint = fc.array(segment, { minLength: 1, maxLength: 4 }).map((segments) => `/${segments.join('/')}`)
+
+t.test('any endpoint path: every routing-equivalent spelling matches, and its canonical form is stable', async (t) => {
+  const respell = (path: string, how: { slash: boolean, trailing: boolean, upper: boolean, escape: number, parameter: boolean }): string => {
+    let out = path.split('/').map((s, i) => i === 0 || !how.parameter ? s : `${s};v=1`).join('/')
+    if (how.upper) out = out.toUpperCase()
+    if (how.escape > 0) out = out.replace(/[a-z]/i, (c) => `%${c.charCodeAt(0).toString(16)}`)
+    if (how.slash) out = out.replace('/', '//')
+    if (how.trailing) out += '/'
+    return out
+  }
+  fc.assert(fc.property(endpoint, fc.record({ slash: fc.boolean(), trailing: fc.boolean(), upper: fc.boolean(), escape: fc.nat(1), parameter: fc.boolean() }), (path, how) => {
+    const spelled = respell(path, how)
+    return matchesEndpointPath(spelled, path) && canonicalPath(canonicalPath(spelled)) === canonicalPath(spelled)
+  }), fcOptions(runs))
+  fc.assert(fc.property(endpoint, endpoint, (a, b) => matchesEndpointPath(a, b) === (a.toLowerCase() === b.toLowerCase())), fcOptions(runs))
+  t.pass()
+})
