@@ -41,9 +41,8 @@ t.test('configs that are not objects, or clients that are not, get the schema me
 })
 
 t.test('encryption settings: every problem with its path', async (t) => {
-  const problems = await problemsOf({
-    ...BASE,
-    clients: {
+  // Clients whose problems only the key checks find (after the schema stage has passed).
+  const keyProblemClients = {
       encWithoutAlg: { authorization_encrypted_response_enc: 'A128GCM' },
       kwWithoutSecret: { authorization_encrypted_response_alg: 'A128KW' },
       dirWithBoth: { authorization_encrypted_response_alg: 'dir', client_secret: SECRET, jwks: { keys: [] }, jwks_uri: 'https://client.example.org/jwks' },
@@ -52,6 +51,11 @@ t.test('encryption settings: every problem with its path', async (t) => {
       rsaForEcdh: { authorization_encrypted_response_alg: 'ECDH-ES+A128KW', jwks: { keys: [publicJwk('rsa')] } },
       ecForRsa: { authorization_encrypted_response_alg: 'RSA-OAEP-256', jwks: { keys: [publicJwk('ec')] } },
       privateKey: { authorization_encrypted_response_alg: 'ECDH-ES', jwks: { keys: [{ ...publicJwk('ec'), d: 'AAAA' }, publicJwk('ec')] } },
+  }
+  const problems = await problemsOf({
+    ...BASE,
+    clients: {
+      ...keyProblemClients,
       badUri: { authorization_encrypted_response_alg: 'RSA-OAEP', jwks_uri: 'ftp://client.example.org/jwks' },
       badAlg: { authorization_encrypted_response_alg: 'RSA1_5', jwks: { keys: [] } },
     },
@@ -60,19 +64,7 @@ t.test('encryption settings: every problem with its path', async (t) => {
     'clients.badUri.jwks_uri: must match pattern "^https?://"',
     'clients.badAlg.authorization_encrypted_response_alg: must be one of "RSA-OAEP", "RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A256KW", "A128KW", "A256KW", "dir"',
   ], 'the schema stage first: what it finds stops the load before the keys are looked at')
-  const second = await problemsOf({
-    ...BASE,
-    clients: {
-      encWithoutAlg: { authorization_encrypted_response_enc: 'A128GCM' },
-      kwWithoutSecret: { authorization_encrypted_response_alg: 'A128KW' },
-      dirWithBoth: { authorization_encrypted_response_alg: 'dir', client_secret: SECRET, jwks: { keys: [] }, jwks_uri: 'https://client.example.org/jwks' },
-      remoteWithBoth: { authorization_encrypted_response_alg: 'RSA-OAEP', jwks: { keys: [] }, jwks_uri: 'https://client.example.org/jwks' },
-      noKeys: { authorization_encrypted_response_alg: 'ECDH-ES' },
-      rsaForEcdh: { authorization_encrypted_response_alg: 'ECDH-ES+A128KW', jwks: { keys: [publicJwk('rsa')] } },
-      ecForRsa: { authorization_encrypted_response_alg: 'RSA-OAEP-256', jwks: { keys: [publicJwk('ec')] } },
-      privateKey: { authorization_encrypted_response_alg: 'ECDH-ES', jwks: { keys: [{ ...publicJwk('ec'), d: 'AAAA' }, publicJwk('ec')] } },
-    },
-  })
+  const second = await problemsOf({ ...BASE, clients: keyProblemClients })
   t.same(second, [
     'clients.encWithoutAlg.authorization_encrypted_response_enc: is set without authorization_encrypted_response_alg (JARM §3: enc requires alg)',
     'clients.kwWithoutSecret.client_secret: is required for authorization_encrypted_response_alg A128KW (the key is derived from it)',
