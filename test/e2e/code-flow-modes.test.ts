@@ -2,7 +2,7 @@
 // (JARM off), judged by oauth4webapi and redeemed at the token endpoint through the gateway.
 import t from 'tap'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
-import { BrowserAgent, type Arrival } from '../helpers/browser-agent.js'
+import { BrowserAgent, callbackParameters } from '../helpers/browser-agent.js'
 import { APP1, APP1_SECRET, authorizationRequest, discover, judge, redeem } from '../helpers/judge.js'
 import { startStack, TEST_KEYS } from '../helpers/stack.js'
 
@@ -10,12 +10,6 @@ const stack = await startStack()
 t.teardown(() => stack.close())
 const as = await discover(stack.issuer)
 
-/** The parameters a client reads the response from, per mode. */
-function callbackParameters (arrival: Arrival): URLSearchParams {
-  if (arrival.kind === 'form') return new URLSearchParams(arrival.fields)
-  if (arrival.kind !== 'redirect') throw new Error(`the flow ended on a ${arrival.status} page`)
-  return arrival.url.hash === '' ? arrival.url.searchParams : new URLSearchParams(arrival.url.hash.slice(1))
-}
 
 t.test('discovery lists the JARM modes and exactly the algorithms the gateway signs with', async (t) => {
   t.same(as.response_modes_supported, ['form_post', 'fragment', 'query', 'query.jwt', 'fragment.jwt', 'form_post.jwt', 'jwt'])

@@ -9,7 +9,8 @@ import { compactDecrypt, decodeProtectedHeader, exportJWK, generateKeyPair, type
 import * as openid from 'openid-client'
 import { BrowserAgent } from '../helpers/browser-agent.js'
 import { authorizationRequest, discover, judgeHybrid, oauth, redeem } from '../helpers/judge.js'
-import { callbackParameters, legacyClient, legacyWith, REDIRECT_URI, secretOf, startJwksServer } from '../helpers/response-security.js'
+import { legacyClient, legacyWith, REDIRECT_URI, secretOf, startJwksServer } from '../helpers/response-security.js'
+import { callbackParameters } from '../helpers/browser-agent.js'
 import { startStack } from '../helpers/stack.js'
 
 async function clientKeyPair (alg: string, kid: string, options: Record<string, unknown> = {}): Promise<{ privateKey: CryptoKey, jwk: Record<string, unknown> }> {

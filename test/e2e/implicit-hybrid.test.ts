@@ -6,7 +6,8 @@ import t from 'tap'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { BrowserAgent } from '../helpers/browser-agent.js'
 import { authorizationRequest, discover, judge, judgeHybrid, redeem } from '../helpers/judge.js'
-import { callbackParameters, legacyClient, legacyWith, REDIRECT_URI, secretOf } from '../helpers/response-security.js'
+import { legacyClient, legacyWith, REDIRECT_URI, secretOf } from '../helpers/response-security.js'
+import { callbackParameters } from '../helpers/browser-agent.js'
 import { startStack } from '../helpers/stack.js'
 
 const stack = await startStack({

@@ -12,7 +12,8 @@ import { reloadOnSignal } from '../../src/cli/reload-on-signal.js'
 import { generatePrivateJwk } from '../../src/keys/signing-keys.js'
 import { BrowserAgent } from '../helpers/browser-agent.js'
 import { APP1, APP1_SECRET, authorizationRequest, discover, judge, redeem, type AuthorizationRequest } from '../helpers/judge.js'
-import { callbackParameters, REDIRECT_URI } from '../helpers/response-security.js'
+import { REDIRECT_URI } from '../helpers/response-security.js'
+import { callbackParameters } from '../helpers/browser-agent.js'
 import { startStack, STATE_SECRET, TEST_KEYS } from '../helpers/stack.js'
 
 const FLOWS = 200

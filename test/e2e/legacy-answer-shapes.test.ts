@@ -2,15 +2,10 @@
 // form_post page), and an issuer with a path: every client mode still gets a JARM response.
 import t from 'tap'
 import { decodeJwt } from 'jose'
-import { BrowserAgent, type Arrival } from '../helpers/browser-agent.js'
+import { BrowserAgent, callbackParameters } from '../helpers/browser-agent.js'
 import { APP1, APP1_SECRET, authorizationRequest, discover, judge, redeem } from '../helpers/judge.js'
 import { startStack } from '../helpers/stack.js'
 
-function parametersOf (arrival: Arrival): URLSearchParams {
-  if (arrival.kind === 'form') return new URLSearchParams(arrival.fields)
-  if (arrival.kind !== 'redirect') throw new Error(`the flow ended on a ${arrival.status} page: ${arrival.text}`)
-  return arrival.url.hash === '' ? arrival.url.searchParams : new URLSearchParams(arrival.url.hash.slice(1))
-}
 
 for (const upstreamMode of ['fragment', 'form_post'] as const) {
   t.test(`the legacy server answers in ${upstreamMode}`, async (t) => {
@@ -21,7 +16,7 @@ for (const upstreamMode of ['fragment', 'form_post'] as const) {
       const request = await authorizationRequest(as, { response_mode: mode })
       const arrival = await new BrowserAgent().run(request.url)
       t.equal(arrival.kind, mode === 'form_post.jwt' ? 'form' : 'redirect', `${mode}: delivered as asked`)
-      const parameters = parametersOf(arrival)
+      const parameters = callbackParameters(arrival)
       t.same([...parameters.keys()], ['response'], `${mode}: only response`)
       const callback = await judge(as, APP1, parameters, request.state!)
       await redeem(as, APP1, APP1_SECRET, callback, 'https://client.example.org/cb', request.verifier, request.nonce)
@@ -39,7 +34,7 @@ t.test('a denied consent through the legacy server form_post page is a JARM erro
   // oidc-provider answers errors with a 400 form_post page; the client still gets a 200 JARM page.
   t.equal(arrival.kind, 'form')
   t.equal(arrival.status, 200)
-  const claims = decodeJwt(parametersOf(arrival).get('response')!)
+  const claims = decodeJwt(callbackParameters(arrival).get('response')!)
   t.equal(claims['error'], 'access_denied')
   t.equal(claims['error_description'], 'End-User aborted interaction')
 })
@@ -51,7 +46,7 @@ t.test('an issuer with a path: discovery found under it, iss exact, flow judged'
   t.equal(as.issuer, `${stack.gatewayUrl}/realms/main`)
   t.ok(as.response_modes_supported?.includes('jwt'))
   const request = await authorizationRequest(as, { response_mode: 'query.jwt' })
-  const parameters = parametersOf(await new BrowserAgent().run(request.url))
+  const parameters = callbackParameters(await new BrowserAgent().run(request.url))
   t.equal(decodeJwt(parameters.get('response')!).iss, `${stack.gatewayUrl}/realms/main`)
   const callback = await judge(as, APP1, parameters, request.state!)
   await redeem(as, APP1, APP1_SECRET, callback, 'https://client.example.org/cb', request.verifier, request.nonce)
@@ -62,6 +57,6 @@ t.test('an issuer with a path, discovery path and authorization endpoint configu
   t.teardown(() => stack.close())
   const as = await discover(stack.issuer)
   const request = await authorizationRequest(as, { response_mode: 'fragment.jwt' })
-  const parameters = parametersOf(await new BrowserAgent().run(request.url))
+  const parameters = callbackParameters(await new BrowserAgent().run(request.url))
   await judge(as, APP1, parameters, request.state!)
 })

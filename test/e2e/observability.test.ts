@@ -9,7 +9,7 @@ import { FlowStateSealer } from '../../src/flow-state/sealed-state.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { startGateway } from '../../src/server.js'
 import { startLegacyServer } from '../../demo/legacy-server.js'
-import { BrowserAgent, type Arrival } from '../helpers/browser-agent.js'
+import { BrowserAgent, callbackParameters } from '../helpers/browser-agent.js'
 import { APP1, authorizationRequest, discover, judge } from '../helpers/judge.js'
 import { startStack, STATE_SECRET, TEST_KEYS } from '../helpers/stack.js'
 
@@ -18,11 +18,6 @@ const stack = await startStack({ config: { clients: { app1: { authorization_sign
 t.teardown(() => stack.close())
 const as = await discover(stack.issuer)
 
-function parametersOf (arrival: Arrival): URLSearchParams {
-  if (arrival.kind === 'form') return new URLSearchParams(arrival.fields)
-  if (arrival.kind !== 'redirect') throw new Error(`the flow ended on a ${arrival.status} page`)
-  return arrival.url.hash === '' ? arrival.url.searchParams : new URLSearchParams(arrival.url.hash.slice(1))
-}
 
 /** One sample of a metric in Prometheus text format, or undefined. */
 function sample (text: string, series: string): number | undefined {
@@ -52,11 +47,11 @@ t.test('liveness and readiness answer on the main port without reaching the lega
 t.test('metrics count JARM responses by mode, algorithm and outcome, upstream latency, and sealed-state failures', async (t) => {
   for (const mode of ['query.jwt', 'fragment.jwt', 'form_post.jwt', 'jwt'] as const) {
     const request = await authorizationRequest(as, { response_mode: mode })
-    await judge(as, APP1, parametersOf(await new BrowserAgent().run(request.url)), request.state!)
+    await judge(as, APP1, callbackParameters(await new BrowserAgent().run(request.url)), request.state!)
   }
   const denied = await authorizationRequest(as, { response_mode: 'query.jwt', client_id: 'app2', redirect_uri: 'https://app2.example.org/callback' })
   const deniedArrival = await new BrowserAgent().run(denied.url, { deny: true })
-  t.equal(decodeJwt(parametersOf(deniedArrival).get('response')!)['error'], 'access_denied')
+  t.equal(decodeJwt(callbackParameters(deniedArrival).get('response')!)['error'], 'access_denied')
   const sealed = new FlowStateSealer([STATE_SECRET], 600).seal({ mode: 'query.jwt', clientId: 'app1', redirectUri: 'https://client.example.org/cb', responseType: 'code', state: 's' })
   const tampered = sealed.slice(0, 20) + (sealed[20] === 'A' ? 'B' : 'A') + sealed.slice(21)
   const replay = await authorizationRequest(as, { response_mode: 'query', state: tampered })
@@ -95,7 +90,7 @@ t.test('the logs of full flows hold no code, token, state, response, cookie, sec
       const request = await authorizationRequest(as, { response_mode: mode, ...client })
       const agent = new BrowserAgent()
       const arrival = await agent.run(request.url)
-      const jwt = parametersOf(arrival).get('response')!
+      const jwt = callbackParameters(arrival).get('response')!
       const claims = decodeJwt(jwt)
       secrets.push(request.state!, request.nonce, request.verifier, jwt, jwt.split('.')[2]!, claims['code'] as string)
       // A client that sends credentials and cookies to the gateway (they go to the legacy server).

@@ -9,6 +9,13 @@ export type Arrival =
   | { kind: 'form', status: number, action: string, fields: Array<[string, string]>, html: string, headers: Headers }
   | { kind: 'page', status: number, text: string, headers: Headers }
 
+/** The parameters a client reads its response from: the form body, the fragment or the query. */
+export function callbackParameters (arrival: Arrival): URLSearchParams {
+  if (arrival.kind === 'form') return new URLSearchParams(arrival.fields)
+  if (arrival.kind !== 'redirect') throw new Error(`the flow ended on a ${arrival.status} page: ${arrival.text}`)
+  return arrival.url.hash === '' ? arrival.url.searchParams : new URLSearchParams(arrival.url.hash.slice(1))
+}
+
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" }
 export function decodeEntities (value: string): string {
   return value.replace(/&(amp|lt|gt|quot|#39);/g, (_, name: string) => ENTITIES[name]!)

@@ -5,7 +5,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ClientMetadata, Configuration } from 'oidc-provider'
-import type { Arrival } from './browser-agent.js'
 
 export const REDIRECT_URI = 'https://client.example.org/cb'
 
@@ -33,12 +32,6 @@ export function secretOf (clientId: string): string {
   return `${clientId}-secret-that-is-long-enough-for-any-alg-0123456789`
 }
 
-/** The parameters a client reads its response from: the form body, the fragment or the query. */
-export function callbackParameters (arrival: Arrival): URLSearchParams {
-  if (arrival.kind === 'form') return new URLSearchParams(arrival.fields)
-  if (arrival.kind !== 'redirect') throw new Error(`the flow ended on a ${arrival.status} page: ${arrival.text}`)
-  return arrival.url.hash === '' ? arrival.url.searchParams : new URLSearchParams(arrival.url.hash.slice(1))
-}
 
 /** A client's jwks_uri on loopback: serves whatever `body` currently holds and counts the fetches. */
 export interface JwksServer {

@@ -4,7 +4,7 @@
 // LOAD_FLOWS / LOAD_CONCURRENCY / LOAD_REAL_FLOWS make it bigger.
 import t from 'tap'
 import { decodeJwt } from 'jose'
-import { BrowserAgent } from '../helpers/browser-agent.js'
+import { BrowserAgent, callbackParameters } from '../helpers/browser-agent.js'
 import { gatewayKeySet, HS_SECRET, runFlow, startFakeStack, verifyResponse, type FlowOptions } from '../helpers/fake-stack.js'
 import { APP1, authorizationRequest, discover, judge } from '../helpers/judge.js'
 import { pool } from '../helpers/pool.js'
@@ -54,8 +54,7 @@ t.test(`${REAL_FLOWS} flows against the real oidc-provider, judged by oauth4weba
   const results = await pool(REAL_FLOWS, 8, async (index) => {
     const request = await authorizationRequest(as, { response_mode: modes[index % modes.length] })
     const arrival = await new BrowserAgent().run(request.url, { login: `user${index}` })
-    const parameters = arrival.kind === 'form' ? new URLSearchParams(arrival.fields) : arrival.kind === 'redirect' ? (arrival.url.hash === '' ? arrival.url.searchParams : new URLSearchParams(arrival.url.hash.slice(1))) : undefined
-    if (parameters === undefined) throw new Error(`flow ${index} ended on a ${arrival.status} page`)
+    const parameters = callbackParameters(arrival)
     await judge(as, APP1, parameters, request.state!)
     await verifyResponse(parameters.get('response')!, keys, { issuer: stack.issuer, clientId: 'app1', algorithms: ['ES256'] })
     return decodeJwt(parameters.get('response')!)['code']

@@ -4,7 +4,7 @@
 // request carries only client_id and request_uri, and its answer is captured like any other.
 import t from 'tap'
 import { decodeJwt } from 'jose'
-import { BrowserAgent, type Arrival } from '../helpers/browser-agent.js'
+import { BrowserAgent, callbackParameters } from '../helpers/browser-agent.js'
 import { APP1, APP1_SECRET, discover, judge, oauth } from '../helpers/judge.js'
 import { APP3, APP3_SECRET, APP4, APP4_KEY, codeFlowParameters, redeemWith, REDIRECT_URI, startRequestStack, unsignedJwt } from '../helpers/request-clients.js'
 
@@ -13,11 +13,6 @@ t.teardown(() => stack.close())
 const as = await discover(stack.issuer)
 const insecure = { [oauth.allowInsecureRequests]: true }
 
-function callbackOf (arrival: Arrival): URLSearchParams {
-  if (arrival.kind === 'form') return new URLSearchParams(arrival.fields)
-  if (arrival.kind !== 'redirect') throw new Error(`the flow ended on a ${arrival.status} page`)
-  return arrival.url.hash === '' ? arrival.url.searchParams : new URLSearchParams(arrival.url.hash.slice(1))
-}
 
 async function push (client: oauth.Client, auth: oauth.ClientAuth, parameters: Record<string, string>): Promise<Response> {
   return oauth.pushedAuthorizationRequest(as, client, auth, parameters, insecure)
@@ -50,7 +45,7 @@ for (const { name, client, auth, mode, where } of flows) {
     t.equal(request['upstreamMode'], 'query')
     const arrival = await new BrowserAgent().run(frontChannel(client.client_id, pushed.request_uri))
     t.equal(arrival.kind, where)
-    const callback = callbackOf(arrival)
+    const callback = callbackParameters(arrival)
     t.same([...callback.keys()], ['response'])
     const params = await judge(as, client, callback, flow.state)
     t.equal(decodeJwt(callback.get('response')!).state, flow.state, 'the client state comes back from the pushed request')
@@ -64,7 +59,7 @@ t.test('a pushed request without a JWT mode passes through untouched', async (t)
   const pushed = await oauth.processPushedAuthorizationResponse(as, APP1, await push(APP1, oauth.ClientSecretBasic(APP1_SECRET), flow.parameters))
   const arrival = await new BrowserAgent().run(frontChannel('app1', pushed.request_uri))
   t.equal(arrival.kind, 'redirect')
-  const params = oauth.validateAuthResponse(as, APP1, callbackOf(arrival), flow.state)
+  const params = oauth.validateAuthResponse(as, APP1, callbackParameters(arrival), flow.state)
   t.ok(params.get('code'), 'a plain response, as the client asked')
 })
 
@@ -97,7 +92,7 @@ t.test('a plain pushed request object passes through to the legacy server, which
   const requestObject = await oauth.issueRequestObject(as, APP4, flow.parameters, APP4_KEY)
   const pushed = await oauth.processPushedAuthorizationResponse(as, APP4, await push(APP4, oauth.PrivateKeyJwt(APP4_KEY), { client_id: 'app4', request: requestObject }))
   const arrival = await new BrowserAgent().run(frontChannel('app4', pushed.request_uri))
-  const params = oauth.validateAuthResponse(as, APP4, callbackOf(arrival), flow.state)
+  const params = oauth.validateAuthResponse(as, APP4, callbackParameters(arrival), flow.state)
   t.ok((await redeemWith(as, APP4, oauth.PrivateKeyJwt(APP4_KEY), params, flow.verifier, flow.nonce)).access_token)
 })
 
