@@ -8,15 +8,23 @@ import { createLocalJWKSet, jwtVerify } from 'jose'
 import { buildConfig } from '../../src/config/load-config.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { listen, serve } from '../../src/server.js'
-import { fakeAuthorizationUrl, startFakeStack, type FakeHandler } from '../helpers/fake-upstream.js'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { authorizationUrl, CLIENT_STATE, startFakeStack, type FakeStack, type FakeStackOptions } from '../helpers/fake-legacy-server.js'
 import { STATE_SECRET, TEST_KEYS, TEST_PUBLIC_JWKS } from '../helpers/stack.js'
 
 const jwks = createLocalJWKSet(TEST_PUBLIC_JWKS)
 const formPost = (action: string, fields: Record<string, string>): string =>
   `<html><body><form method="post" action="${action}">${Object.entries(fields).map(([n, v]) => `<input type="hidden" name="${n}" value="${v}">`).join('')}</form></body></html>`
 
+type FakeHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void
+
+/** The fake legacy server, its handler given the raw request and body these tests look at. */
+function fakeWith (handler: FakeHandler, config: Record<string, unknown> = {}, options: Omit<FakeStackOptions, 'handler' | 'config'> = {}): Promise<FakeStack> {
+  return startFakeStack({ handler: (request, res, req) => handler(req, res, request.body), config, ...options })
+}
+
 /** The legacy server's authorization endpoint answers with `answer(sealedState)`. */
-function authorizeWith (answer: (state: string, res: import('node:http').ServerResponse) => void): FakeHandler {
+function authorizeWith (answer: (state: string, res: ServerResponse) => void): FakeHandler {
   return (req, res) => {
     const url = new URL(req.url!, 'http://fake')
     if (url.pathname === '/authorize') answer(url.searchParams.get('state')!, res)
@@ -44,7 +52,7 @@ t.test('the legacy server is down: plain requests get 502, anything that may ask
 })
 
 t.test('a slow legacy server: 504 after upstream.timeout_ms; the gateway keeps serving', async (t) => {
-  const fake = await startFakeStack((req, res) => {
+  const fake = await fakeWith((req, res) => {
     if (req.url === '/slow') return // never answers
     res.writeHead(200, { 'content-type': 'text/plain' }).end('fast')
   }, { upstream: { timeout_ms: 300 } })
@@ -57,7 +65,7 @@ t.test('a slow legacy server: 504 after upstream.timeout_ms; the gateway keeps s
 })
 
 t.test('a legacy server that resets mid-body: the client response is cut, not left hanging', async (t) => {
-  const fake = await startFakeStack((_req, res) => {
+  const fake = await fakeWith((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '1000' })
     res.write('partial')
     setTimeout(() => res.socket?.destroy(), 20)
@@ -67,7 +75,7 @@ t.test('a legacy server that resets mid-body: the client response is cut, not le
 })
 
 t.test('a legacy server resetting while its HTML page is inspected: 502', async (t) => {
-  const fake = await startFakeStack((_req, res) => {
+  const fake = await fakeWith((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html', 'content-length': '1000' })
     res.write('<html>')
     setTimeout(() => res.socket?.destroy(), 20)
@@ -79,7 +87,7 @@ t.test('a legacy server resetting while its HTML page is inspected: 502', async 
 })
 
 t.test('an answer that is not HTTP: 502', async (t) => {
-  const fake = await startFakeStack((req) => { req.socket.end('this is not HTTP\r\n\r\n') })
+  const fake = await fakeWith((req) => { req.socket.end('this is not HTTP\r\n\r\n') })
   t.teardown(() => fake.close())
   const response = await fetch(`${fake.gatewayUrl}/garbage`)
   t.equal(response.status, 502)
@@ -87,24 +95,24 @@ t.test('an answer that is not HTTP: 502', async (t) => {
 })
 
 t.test('a gzip form_post page is captured; a plain page is passed on byte for byte', async (t) => {
-  const fake = await startFakeStack(authorizeWith((state, res) => {
+  const fake = await fakeWith(authorizeWith((state, res) => {
     res.writeHead(200, { 'content-type': 'text/html;charset=utf-8', 'content-encoding': 'gzip' })
     res.end(gzipSync(formPost('https://client.example.org/cb', { code: 'the-code', state })))
   }), { upstream: { response_mode: 'form_post' } })
   t.teardown(() => fake.close())
-  const response = await fetch(fakeAuthorizationUrl(fake.gatewayUrl, { response_mode: 'query.jwt' }), { redirect: 'manual' })
+  const response = await fetch(authorizationUrl(fake, { response_mode: 'query.jwt' }), { redirect: 'manual' })
   t.equal(response.status, 303)
   const location = new URL(response.headers.get('location')!)
   const { payload } = await jwtVerify(location.searchParams.get('response')!, jwks)
   t.equal(payload['code'], 'the-code')
-  t.equal(payload['state'], 'client-state')
+  t.equal(payload['state'], CLIENT_STATE)
 })
 
 t.test('pages carrying a sealed flow: captured only for the bound redirect_uri, too large fails closed', async (t) => {
   let page = (state: string): string => formPost('https://client.example.org/cb', { code: 'c', state })
-  const fake = await startFakeStack(authorizeWith((state, res) => { res.writeHead(200, { 'content-type': 'text/html' }).end(page(state)) }), { limits: { captured_page_bytes: 4096 } })
+  const fake = await fakeWith(authorizeWith((state, res) => { res.writeHead(200, { 'content-type': 'text/html' }).end(page(state)) }), { limits: { captured_page_bytes: 4096 } })
   t.teardown(() => fake.close())
-  const url = fakeAuthorizationUrl(fake.gatewayUrl, { response_mode: 'form_post.jwt' })
+  const url = authorizationUrl(fake, { response_mode: 'form_post.jwt' })
 
   page = (state) => formPost('https://elsewhere.example/cb', { code: 'c', state })
   const elsewhere = await fetch(url, { redirect: 'manual' })
@@ -130,7 +138,7 @@ t.test('pages carrying a sealed flow: captured only for the bound redirect_uri, 
 })
 
 t.test('a page in an encoding the gateway did not ask for and cannot read fails closed', async (t) => {
-  const fake = await startFakeStack((_req, res) => { res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'compress' }).end('opaque jg1.') })
+  const fake = await fakeWith((_req, res) => { res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'compress' }).end('opaque jg1.') })
   t.teardown(() => fake.close())
   const response = await fetch(`${fake.gatewayUrl}/odd`)
   t.equal(response.status, 502, 'it might carry a sealed flow: never passed on unread')
@@ -139,10 +147,14 @@ t.test('a page in an encoding the gateway did not ask for and cannot read fails 
 
 t.test('discovery and JWKS: rewritten when JSON, passed on when not; kid collisions logged', async (t) => {
   let jwksBody = JSON.stringify({ keys: [{ kty: 'oct', kid: TEST_KEYS.keys[0]!.kid }] })
-  const fake = await startFakeStack((req, res) => {
-    if (req.url === '/jwks') res.writeHead(200, { 'content-type': 'application/json', etag: '"x"' }).end(jwksBody)
-    else if (req.url === '/.well-known/oauth-authorization-server') res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync('{"issuer":"x","response_modes_supported":["query"]}'))
+  const fake = await fakeWith((req, res) => {
+    if (req.url === '/.well-known/oauth-authorization-server') res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync('{"issuer":"x","response_modes_supported":["query"]}'))
     else res.writeHead(200, { 'content-type': 'application/json' }).end('[1,2]')
+  }, {}, {
+    jwks: (_json, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', etag: '"x"' }).end(jwksBody)
+      return true
+    },
   })
   t.teardown(() => fake.close())
   const merged = await (await fetch(`${fake.gatewayUrl}/jwks`)).json() as { keys: unknown[] }
@@ -158,7 +170,7 @@ t.test('discovery and JWKS: rewritten when JSON, passed on when not; kid collisi
 
 t.test('headers to the legacy server: hop-by-hop dropped, X-Forwarded-* set by the gateway, Trailer harmless', async (t) => {
   let seen: Record<string, string | string[] | undefined> = {}
-  const fake = await startFakeStack((req, res) => { seen = req.headers; res.writeHead(200, { connection: 'x-private', 'x-private': '1', 'keep-alive': 'timeout=5', 'x-kept': 'yes' }).end('ok') })
+  const fake = await fakeWith((req, res) => { seen = req.headers; res.writeHead(200, { connection: 'x-private', 'x-private': '1', 'keep-alive': 'timeout=5', 'x-kept': 'yes' }).end('ok') })
   t.teardown(() => fake.close())
   const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
     const req = httpRequest(`${fake.gatewayUrl}/echo`, {
@@ -189,7 +201,7 @@ t.test('headers to the legacy server: hop-by-hop dropped, X-Forwarded-* set by t
 
 t.test('behind a trusted proxy the forwarded headers are kept and extended', async (t) => {
   let seen: Record<string, string | string[] | undefined> = {}
-  const fake = await startFakeStack((req, res) => { seen = req.headers; res.end('ok') }, { trust_forwarded_headers: true })
+  const fake = await fakeWith((req, res) => { seen = req.headers; res.end('ok') }, { trust_forwarded_headers: true })
   t.teardown(() => fake.close())
   await (await fetch(`${fake.gatewayUrl}/x`, { headers: { 'x-forwarded-host': 'id.example.com', 'x-forwarded-for': '10.1.2.3', 'x-forwarded-proto': 'https', 'x-forwarded-port': '443' } })).text()
   t.equal(seen['x-forwarded-host'], 'id.example.com')
@@ -201,7 +213,7 @@ t.test('behind a trusted proxy the forwarded headers are kept and extended', asy
 t.test('a client that goes away cancels the upstream request; a body cut short is not forwarded', async (t) => {
   let upstreamClosed: () => void = () => undefined
   const closed = new Promise<void>((resolve) => { upstreamClosed = resolve })
-  const fake = await startFakeStack((req) => { req.socket.on('close', upstreamClosed) })
+  const fake = await fakeWith((req) => { req.socket.on('close', upstreamClosed) })
   t.teardown(() => fake.close())
   const controller = new AbortController()
   const pending = fetch(`${fake.gatewayUrl}/long-poll`, { signal: controller.signal }).catch(() => 'aborted')
@@ -222,7 +234,7 @@ t.test('a client that goes away cancels the upstream request; a body cut short i
 
 t.test('POSTed authorization requests: too large is 413, non-form bodies stream through, query moves into the body', async (t) => {
   let received = ''
-  const fake = await startFakeStack((req, res, body) => {
+  const fake = await fakeWith((req, res, body) => {
     received = `${req.method} ${req.url} ${body.toString()}`
     res.writeHead(200).end('ok')
   }, { limits: { authorization_request_bytes: 1024 } })
@@ -243,7 +255,7 @@ t.test('POSTed authorization requests: too large is 413, non-form bodies stream 
 })
 
 t.test('odd but legal requests and answers', async (t) => {
-  const fake = await startFakeStack((req, res) => {
+  const fake = await fakeWith((req, res) => {
     if (req.url === '/corrupt') res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' }).end(Buffer.from('not gzip at all'))
     else if (req.url === '/.well-known/openid-configuration/compress') res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'compress' }).end('{}')
     else if (req.url === '/.well-known/openid-configuration/large') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pad: 'x'.repeat(3000) }))
@@ -280,20 +292,34 @@ t.test('odd but legal requests and answers', async (t) => {
 
 t.test('discovery is refreshed in the background; a failed refresh keeps the last document', async (t) => {
   let offset = 0
-  const fake = await startFakeStack((_req, res) => { res.writeHead(500).end('down') }, {}, { now: () => Date.now() + offset })
+  let discoveryDown = false
+  const fake = await fakeWith((_req, res) => { res.writeHead(500).end('down') }, {}, {
+    now: () => Date.now() + offset,
+    discovery: (_json, res) => {
+      if (!discoveryDown) return false
+      res.writeHead(500).end('down')
+      return true
+    },
+  })
   t.teardown(() => fake.close())
-  fake.setDiscoveryDown(true)
+  discoveryDown = true
   offset = 6 * 60 * 1000
-  const response = await fetch(fakeAuthorizationUrl(fake.gatewayUrl), { redirect: 'manual' })
+  const response = await fetch(authorizationUrl(fake), { redirect: 'manual' })
   t.equal(response.status, 500, 'the request still reached the legacy server through the known endpoint')
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.ok(fake.logs.some((line) => line['event'] === 'metadata.refresh_failed'), 'the failure is logged')
 })
 
 t.test('without discovery, requests that cannot ask for JARM still pass through', async (t) => {
-  const fake = await startFakeStack((req, res) => { res.writeHead(200, { 'content-type': 'text/css' }).end(`served ${req.url}`) }, {}, { discoveryDown: true })
+  const fake = await fakeWith((req, res) => { res.writeHead(200, { 'content-type': 'text/css' }).end(`served ${req.url}`) }, {}, {
+    // No usable discovery document: the legacy server answers its path like any other.
+    discovery: (_json, res, req) => {
+      res.writeHead(200, { 'content-type': 'text/css' }).end(`served ${req.url}`)
+      return true
+    },
+  })
   t.teardown(() => fake.close())
   t.equal(await (await fetch(`${fake.gatewayUrl}/static/app.css`)).text(), 'served /static/app.css')
-  const jarm = await fetch(fakeAuthorizationUrl(fake.gatewayUrl))
+  const jarm = await fetch(authorizationUrl(fake))
   t.equal(jarm.status, 503, 'a JWT-mode request never reaches the legacy server unrewritten')
 })

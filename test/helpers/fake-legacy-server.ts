@@ -17,6 +17,8 @@ export interface UpstreamRequest {
   readonly path: string
   readonly params: URLSearchParams
   readonly headers: IncomingMessage['headers']
+  /** The body as it arrived (already read, so the handler cannot read `req` again). */
+  readonly body: Buffer
 }
 
 export type UpstreamHandler = (request: UpstreamRequest, res: ServerResponse, req: IncomingMessage) => void
@@ -41,6 +43,10 @@ export interface FakeStackOptions {
   readonly upstreamUrl?: string
   /** Serves the discovery document itself when it returns true (compressed, broken, ...). */
   readonly discovery?: (json: string, res: ServerResponse, req: IncomingMessage) => boolean
+  /** Serves the legacy server's own JWKS itself when it returns true (an empty set by default). */
+  readonly jwks?: (json: string, res: ServerResponse, req: IncomingMessage) => boolean
+  /** The gateway's clock (milliseconds), to test what depends on time. */
+  readonly now?: () => number
 }
 
 export async function startFakeStack (options: FakeStackOptions): Promise<FakeStack> {
@@ -68,10 +74,11 @@ export async function startFakeStack (options: FakeStackOptions): Promise<FakeSt
         return
       }
       if (url.pathname === '/jwks') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}')
+        const json = '{"keys":[]}'
+        if (options.jwks?.(json, res, req) !== true) res.writeHead(200, { 'content-type': 'application/json' }).end(json)
         return
       }
-      const request = { method: req.method!, path: url.pathname, params, headers: req.headers }
+      const request = { method: req.method!, path: url.pathname, params, headers: req.headers, body: Buffer.concat(chunks) }
       received.push(request)
       options.handler(request, res, req)
     })
@@ -93,7 +100,7 @@ export async function startFakeStack (options: FakeStackOptions): Promise<FakeSt
     clients: { app1: { authorization_signed_response_alg: 'ES256' } },
     ...rest,
   }, process.cwd())
-  const gateway = serve(gatewayServer, config, createLogger({ level: 'info', destination }))
+  const gateway = serve(gatewayServer, config, createLogger({ level: 'info', destination }), options.now)
   await gateway.gateway.start().catch(() => undefined)
   return {
     gatewayUrl,
