@@ -24,5 +24,22 @@ export function canonicalPath (path: string): string {
 
 /** Whether a request path names the endpoint at `endpointPath` (the authorization or PAR endpoint), under any spelling the legacy server routes there. */
 export function matchesEndpointPath (requestPath: string, endpointPath: string): boolean {
-  return requestPath === endpointPath || canonicalPath(requestPath) === canonicalPath(endpointPath)
+  return requestPath === endpointPath || canonicalPath(requestPath) === canonicalEndpoint(endpointPath)
+}
+
+/**
+ * Endpoint paths come from the discovery document (a handful per gateway), while every request is
+ * compared with them: their canonical form is worked out once, not on each request.
+ */
+const MAX_CACHED_ENDPOINTS = 16
+const canonicalEndpoints = new Map<string, string>()
+function canonicalEndpoint (endpointPath: string): string {
+  let canonical = canonicalEndpoints.get(endpointPath)
+  if (canonical === undefined) {
+    canonical = canonicalPath(endpointPath)
+    // Bounded however often a legacy server changes its discovery document.
+    if (canonicalEndpoints.size >= MAX_CACHED_ENDPOINTS) canonicalEndpoints.clear()
+    canonicalEndpoints.set(endpointPath, canonical)
+  }
+  return canonical
 }
