@@ -62,6 +62,15 @@ interface Runtime {
 /** What the authorization request step decided: the body to send on, or a refusal for the client itself. */
 type Rewrite = { readonly body: Buffer | undefined } | { readonly refusal: { readonly flow: Flow, readonly error: GatewayError } }
 
+/**
+ * What a request did for a JARM flow, for its log line: the line at its end is then the flow's
+ * event (`jarm.request`, `jarm.response`) at info, with these fields.
+ */
+interface JarmStep { readonly event: 'jarm.request' | 'jarm.response', readonly fields: Readonly<Record<string, unknown>> }
+
+/** One request's record, from its arrival to its log line. */
+interface Trail { jarm: JarmStep | undefined }
+
 interface Exchange {
   readonly rt: Runtime
   readonly id: string
@@ -69,6 +78,7 @@ interface Exchange {
   /** The URL the browser asked for, to resolve relative Locations and form actions. */
   readonly publicUrl: string
   readonly metadata: UpstreamMetadata
+  readonly trail: Trail
 }
 
 export class Gateway {
@@ -158,7 +168,7 @@ export class Gateway {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const started = process.hrtime.bigint()
+    const started = performance.now()
     const incomingId = req.headers['x-request-id']
     const id = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID()
     res.setHeader('x-request-id', id)
@@ -166,11 +176,9 @@ export class Gateway {
     const url = req.url!
     const queryAt = url.indexOf('?')
     const path = queryAt === -1 ? url : url.slice(0, queryAt)
+    const trail: Trail = { jarm: undefined }
     this.metrics.requestStarted()
-    res.on('close', () => {
-      this.metrics.requestEnded(res.statusCode, res.writableFinished)
-      this.#logger.info({ event: 'request', requestId: id, method: req.method, path, status: res.statusCode, completed: res.writableFinished, ms: Number(process.hrtime.bigint() - started) / 1e6 })
-    })
+    res.once('close', () => this.#ended(req, res, id, path, started, trail))
     const rt = this.#runtime
     prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: rt.config.trustForwardedHeaders })
     // The URL the browser asked for: relative Locations and form actions resolve against it.
@@ -178,53 +186,85 @@ export class Gateway {
     const publicUrl = `${req.headers['x-forwarded-proto'] as string}://${req.headers.host ?? 'localhost'}${url}`
     // Ask only for codings the gateway can read, so an answer it must inspect can always be read.
     narrowAcceptEncodingHeader(req.headers)
-    this.#route(rt, req, res, path, publicUrl, id).catch((error: unknown) => this.#fail(error, req, res, id))
-  }
-
-  async #route (rt: Runtime, req: IncomingMessage, res: ServerResponse, path: string, publicUrl: string, id: string): Promise<void> {
-    let metadata: UpstreamMetadata
-    try {
-      metadata = await rt.metadata.get()
-    } catch (error) {
-      // Without metadata the authorization endpoint is unknown. Anything that may ask for a JWT
-      // mode must not reach the legacy server, which could answer in plain text; the rest may.
-      if (isDiscoveryPath(path) || req.method === 'POST' || publicUrl.includes('response_mode')) throw error
-      rt.proxy.forward(req, res, { onResponse: this.#timed((upstream) => this.#stream(upstream, res)), onError: (e) => this.#fail(e, req, res, id) })
+    const metadata = rt.metadata.get()
+    if (!(metadata instanceof Promise)) {
+      this.#route({ rt, id, path, publicUrl, metadata, trail }, req, res)
       return
     }
-    const exchange: Exchange = { rt, id, path, publicUrl, metadata }
-    let body: Buffer | undefined
-    if (matchesEndpointPath(path, metadata.authorizationEndpointPath) && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) {
-      const rewrite = await this.#rewriteAuthorizationRequest(req, exchange)
-      if ('refusal' in rewrite) return this.#refuse(res, exchange, rewrite.refusal.flow, rewrite.refusal.error)
-      body = rewrite.body
-    } else if (metadata.pushedAuthorizationRequestPath !== undefined && matchesEndpointPath(path, metadata.pushedAuthorizationRequestPath) && req.method === 'POST') {
-      // RFC 9126: the pushed body is rewritten like a POSTed authorization request; client
-      // authentication (Basic header, client_secret or client_assertion in the body) is left as sent.
-      // The PAR endpoint is a back-channel API: its errors are JSON, never a redirect.
-      try {
-        const rewrite = await this.#rewriteAuthorizationRequest(req, exchange)
-        if ('refusal' in rewrite) throw rewrite.refusal.error
-        body = rewrite.body
-      } catch (error) {
-        this.#fail(error, req, res, id, errorJson)
-        return
-      }
-    }
-    rt.proxy.forward(req, res, {
-      body,
-      onResponse: this.#timed((upstream) => { this.#answer(upstream, req, res, exchange).catch((error: unknown) => this.#fail(error, req, res, id)) }),
-      onError: (error) => this.#fail(error, req, res, id),
+    metadata.then((known) => this.#route({ rt, id, path, publicUrl, metadata: known, trail }, req, res), (error: unknown) => {
+      // Without metadata the authorization endpoint is unknown. Anything that may ask for a JWT
+      // mode must not reach the legacy server, which could answer in plain text; the rest may.
+      if (isDiscoveryPath(path) || req.method === 'POST' || publicUrl.includes('response_mode')) return this.#fail(error, req, res, id)
+      this.#forward(rt, req, res, id, undefined, (upstream) => this.#stream(upstream, res))
     })
   }
 
-  /** Wraps a response handler to record the legacy server's latency (to its response headers). */
-  #timed (onResponse: (upstream: IncomingMessage) => void): (upstream: IncomingMessage) => void {
-    const sent = process.hrtime.bigint()
-    return (upstream) => {
-      this.metrics.upstreamResponded(Number(process.hrtime.bigint() - sent) / 1e9)
-      onResponse(upstream)
+  /**
+   * One line per request, at its end. A request that served a JARM flow logs as that flow's event
+   * at info, as does one that failed or was cut short; a plain passthrough logs at debug: the
+   * legacy server logs its own requests, and a line per login page or static file is what costs
+   * most on the gateway's passthrough path.
+   */
+  #ended (req: IncomingMessage, res: ServerResponse, id: string, path: string, started: number, trail: Trail): void {
+    const status = res.statusCode
+    const completed = res.writableFinished
+    this.metrics.requestEnded(status, completed)
+    const { jarm } = trail
+    const notable = jarm !== undefined || !completed || status >= 500
+    if (!notable && !this.#logger.isLevelEnabled('debug')) return
+    const line = { event: jarm?.event ?? 'request', requestId: id, method: req.method, path, status, completed, ms: Math.round((performance.now() - started) * 1000) / 1000, ...jarm?.fields }
+    if (notable) this.#logger.info(line)
+    else this.#logger.debug(line)
+  }
+
+  /** Which step a request goes through, once the legacy server's endpoints are known. */
+  #route (exchange: Exchange, req: IncomingMessage, res: ServerResponse): void {
+    const { rt, id, path, metadata } = exchange
+    if (matchesEndpointPath(path, metadata.authorizationEndpointPath) && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) {
+      this.#authorizationRequest(exchange, req, res).catch((error: unknown) => this.#fail(error, req, res, id))
+      return
     }
+    if (metadata.pushedAuthorizationRequestPath !== undefined && req.method === 'POST' && matchesEndpointPath(path, metadata.pushedAuthorizationRequestPath)) {
+      this.#pushedAuthorizationRequest(exchange, req, res).catch((error: unknown) => this.#fail(error, req, res, id, errorJson))
+      return
+    }
+    this.#forward(rt, req, res, id, undefined, (upstream) => this.#answer(upstream, req, res, exchange))
+  }
+
+  async #authorizationRequest (exchange: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rewrite = await this.#rewriteAuthorizationRequest(req, exchange)
+    if ('refusal' in rewrite) return this.#refuse(res, exchange, rewrite.refusal.flow, rewrite.refusal.error)
+    this.#forward(exchange.rt, req, res, exchange.id, rewrite.body, (upstream) => this.#answer(upstream, req, res, exchange))
+  }
+
+  /**
+   * RFC 9126: the pushed body is rewritten like a POSTed authorization request; client
+   * authentication (Basic header, client_secret or client_assertion in the body) is left as sent.
+   * The PAR endpoint is a back-channel API: its errors are JSON, never a redirect.
+   */
+  async #pushedAuthorizationRequest (exchange: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rewrite = await this.#rewriteAuthorizationRequest(req, exchange)
+    if ('refusal' in rewrite) throw rewrite.refusal.error
+    this.#forward(exchange.rt, req, res, exchange.id, rewrite.body, (upstream) => this.#answer(upstream, req, res, exchange))
+  }
+
+  /** Sends the request to the legacy server, timing it to its response headers. */
+  #forward (rt: Runtime, req: IncomingMessage, res: ServerResponse, id: string, body: Buffer | undefined, onResponse: (upstream: IncomingMessage) => void): void {
+    const sent = performance.now()
+    rt.proxy.forward(req, res, {
+      body,
+      onResponse: (upstream) => {
+        this.metrics.upstreamResponded((performance.now() - sent) / 1000)
+        // The answer's handling is synchronous up to its first asynchronous step (#settle): what it
+        // throws on the way (a sealed state that does not open, say) is the request's failure.
+        try {
+          onResponse(upstream)
+        } catch (error) {
+          this.#fail(error, req, res, id)
+        }
+      },
+      onError: (error) => this.#fail(error, req, res, id),
+    })
   }
 
   /**
@@ -256,7 +296,7 @@ export class Gateway {
     const plan = planAuthorizationRequest([...queryParameters, ...bodyParameters], policy, sealer)
     if (plan.kind === 'passthrough') return { body: originalBody }
     if (plan.kind === 'refuse') return { refusal: plan }
-    this.#logger.info({ event: 'jarm.request', requestId: exchange.id, clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode })
+    exchange.trail.jarm = { event: 'jarm.request', fields: { clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode } }
     if (req.method !== 'POST') {
       req.url = `${exchange.path}?${encodeParameters(plan.parameters)}`
       return { body: undefined }
@@ -271,31 +311,37 @@ export class Gateway {
     return this.#respond(res, exchange, flow, [['error', error.oauthError], ['error_description', error.message]])
   }
 
-  /** What to do with the legacy server's answer. */
-  async #answer (upstream: IncomingMessage, req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
+  /** What to do with the legacy server's answer: most go straight back (#stream), synchronously. */
+  #answer (upstream: IncomingMessage, req: IncomingMessage, res: ServerResponse, exchange: Exchange): void {
     const status = upstream.statusCode!
     const location = upstream.headers.location
     if (status >= 300 && status < 400 && location !== undefined) {
       const verdict = captureRedirect(location, exchange.publicUrl, (sealed) => openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current()))
-      if (verdict.kind !== 'not_a_response') return this.#conclude(verdict, upstream, res, exchange)
+      if (verdict.kind !== 'not_a_response') return this.#settle(this.#conclude(verdict, upstream, res, exchange), req, res, exchange.id)
     }
     const { config, signingAlgs } = exchange.rt
     if (status === 200 && isDiscoveryPath(exchange.path)) {
-      return this.#rewriteJson(upstream, res, exchange, (document) => publishDiscovery(document, {
+      return this.#settle(this.#rewriteJson(upstream, res, exchange, (document) => publishDiscovery(document, {
         issuer: config.issuer, responseModes: config.responseModes, signingAlgs, encryptionAlgs: ENCRYPTION_ALGS, encryptionEncs: ENCRYPTION_ENCS,
-      }))
+      })), req, res, exchange.id)
     }
     if (status === 200 && exchange.path === exchange.metadata.jwksPath) {
-      return this.#rewriteJson(upstream, res, exchange, (document) => {
+      return this.#settle(this.#rewriteJson(upstream, res, exchange, (document) => {
         const published = publishJwks(document, publishedKeys(config.keyRing.publicJwks, this.#retiredKeys.current()))
         if (published.collisions.length > 0) this.#logger.error({ event: 'jwks.kid_collision', kids: published.collisions }, 'a gateway key has the same kid as a legacy server key; clients may pick the wrong one')
         return published.document
-      })
+      }), req, res, exchange.id)
     }
-    if (PAGE_CONTENT_TYPES.test(upstream.headers['content-type'] ?? 'text/html') && req.method !== 'HEAD' && status !== 204 && status !== 304) {
-      return this.#inspectPage(upstream, res, exchange)
+    // An empty answer (a plain redirect, say) has nothing to look into.
+    if (upstream.headers['content-length'] !== '0' && PAGE_CONTENT_TYPES.test(upstream.headers['content-type'] ?? 'text/html') && req.method !== 'HEAD' && status !== 204 && status !== 304) {
+      return this.#settle(this.#inspectPage(upstream, res, exchange), req, res, exchange.id)
     }
     this.#stream(upstream, res)
+  }
+
+  /** A step that finishes later: its failure becomes the request's error answer. */
+  #settle (step: Promise<void>, req: IncomingMessage, res: ServerResponse, id: string): void {
+    step.catch((error: unknown) => this.#fail(error, req, res, id))
   }
 
   /** Streams the legacy server's answer back untouched (less hop-by-hop headers). */
@@ -384,7 +430,8 @@ export class Gateway {
     const alg = tokens.algorithmFor(flow.clientId)
     const outcome = error === undefined ? 'success' : 'error'
     this.metrics.jarmResponse(flow.mode, alg, outcome)
-    this.#logger.info({ event: 'jarm.response', requestId: exchange.id, clientId: flow.clientId, mode: flow.mode, alg, enc: encryption === undefined ? undefined : `${encryption.alg} ${encryption.enc}`, outcome, error })
+    // A legacy server with a session answers at once: the request that started the flow may end it too.
+    exchange.trail.jarm = { event: 'jarm.response', fields: { ...exchange.trail.jarm?.fields, clientId: flow.clientId, mode: flow.mode, alg, enc: encryption === undefined ? undefined : `${encryption.alg} ${encryption.enc}`, outcome, error } }
     const delivery = deliver(flow.mode, flow.redirectUri, jwt)
     // The legacy server's session cookies ride on the answer it gave; they must reach the browser.
     this.#send(res, delivery, upstream?.headers['set-cookie'])

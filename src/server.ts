@@ -47,14 +47,24 @@ export function serve (server: Server, config: GatewayConfig, logger: Logger, no
   const gateway = new Gateway(config, logger, now)
   const admin = new AdminRoutes(gateway, config.observability, logger)
   const inFlight = new Set<ServerResponse>()
-  server.on('request', (_req, res: ServerResponse) => {
+  // One listener and no closure per request: this runs before every proxied request.
+  function untrack (this: ServerResponse): void {
+    inFlight.delete(this)
+  }
+  const track = (res: ServerResponse): void => {
     inFlight.add(res)
-    res.once('close', () => inFlight.delete(res))
-  })
+    res.on('close', untrack)
+  }
   if (adminServer === undefined) {
-    server.on('request', (req, res) => { if (!admin.handle(req, res)) gateway.handle(req, res) })
+    server.on('request', (req, res) => {
+      track(res)
+      if (!admin.handle(req, res)) gateway.handle(req, res)
+    })
   } else {
-    server.on('request', gateway.handle)
+    server.on('request', (req, res) => {
+      track(res)
+      gateway.handle(req, res)
+    })
     adminServer.on('request', (req, res) => { if (!admin.handle(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n') })
   }
   return {

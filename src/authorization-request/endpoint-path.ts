@@ -11,7 +11,19 @@
 /** RFC 3986 §2.3: unreserved characters mean the same percent-encoded or not. */
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/
 
+/**
+ * Paths made of plain segments only (no percent sign, `;`, backslash, empty or dot segment): their
+ * canonical form is the path itself, less a trailing slash, in lower case. Nearly every request
+ * path is one; the general case below builds a URL.
+ */
+const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)*\/?$/
+
 export function canonicalPath (path: string): string {
+  return PLAIN_PATH.test(path) ? (path.endsWith('/') && path.length > 1 ? path.slice(0, -1) : path).toLowerCase() : canonicalPathOfAny(path)
+}
+
+/** The canonical form of any path, plain or not (exported so a test can hold the plain-path shortcut to it). */
+export function canonicalPathOfAny (path: string): string {
   const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
     const character = String.fromCharCode(parseInt(hex, 16))
     return UNRESERVED.test(character) ? character : escape.toUpperCase()
@@ -24,7 +36,12 @@ export function canonicalPath (path: string): string {
 
 /** Whether a request path names the endpoint at `endpointPath` (the authorization or PAR endpoint), under any spelling the legacy server routes there. */
 export function matchesEndpointPath (requestPath: string, endpointPath: string): boolean {
-  return requestPath === endpointPath || canonicalPath(requestPath) === canonicalEndpoint(endpointPath)
+  if (requestPath === endpointPath) return true
+  const endpoint = canonicalEndpoint(endpointPath)
+  // A plain path is its canonical form give or take a trailing slash: one whose length is further
+  // off cannot match, and most request paths are told apart here without building anything.
+  if (PLAIN_PATH.test(requestPath) && Math.abs(requestPath.length - endpoint.length) > 1) return false
+  return canonicalPath(requestPath) === endpoint
 }
 
 /**

@@ -7,7 +7,7 @@
  * Wire format: `jg1.` + base64url(keyId[4] | iv[12] | ciphertext | tag[16]); the prefix lets the
  * capture step recognise its own flows cheaply, the key id picks the secret during rotation.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomFillSync } from 'node:crypto'
 import { GatewayError } from '../errors.js'
 import type { ConcreteJarmMode } from '../authorization-request/response-mode.js'
 
@@ -40,6 +40,25 @@ interface SealedPayload {
 }
 
 interface SealingKey { id: Buffer, key: Buffer }
+
+/**
+ * IVs come from a pool of CSPRNG bytes refilled 4 KiB at a time, as randomUUID does: a call into
+ * the CSPRNG per flow costs more than the AES-GCM encryption itself. Each IV is copied out and its
+ * bytes are never handed out twice.
+ */
+const IV_POOL_BYTES = 4096
+const ivPool = Buffer.alloc(IV_POOL_BYTES)
+let ivPoolOffset = IV_POOL_BYTES
+
+function nextIv (): Buffer {
+  if (ivPoolOffset + IV_BYTES > IV_POOL_BYTES) {
+    randomFillSync(ivPool)
+    ivPoolOffset = 0
+  }
+  const iv = Buffer.from(ivPool.subarray(ivPoolOffset, ivPoolOffset + IV_BYTES))
+  ivPoolOffset += IV_BYTES
+  return iv
+}
 
 function deriveKey (secret: string): SealingKey {
   const key = Buffer.from(hkdfSync('sha256', secret, HKDF_SALT, HKDF_INFO, 32))
@@ -76,7 +95,7 @@ export class FlowStateSealer {
     }
     if (flow.state !== undefined) payload.s = flow.state
     const { id, key } = this.#keys[0]!
-    const iv = randomBytes(IV_BYTES)
+    const iv = nextIv()
     const cipher = createCipheriv('aes-256-gcm', key, iv)
     cipher.setAAD(id)
     const ciphertext = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()])

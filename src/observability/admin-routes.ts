@@ -68,7 +68,9 @@ export class AdminRoutes {
   handle (req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false
     const url = req.url!
-    const path = url.includes('?') ? url.slice(0, url.indexOf('?')) : url
+    const queryAt = url.indexOf('?')
+    const path = queryAt === -1 ? url : url.slice(0, queryAt)
+    if (path !== this.#options.healthPath && path !== this.#options.readyPath && path !== this.#options.metricsPath) return false
     const send = (status: number, contentType: string, body: string): void => {
       res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(body)) })
       res.end(req.method === 'HEAD' ? undefined : body)
@@ -77,11 +79,9 @@ export class AdminRoutes {
       send(200, 'application/json', JSON.stringify({ status: 'ok' }))
     } else if (path === this.#options.readyPath) {
       void this.readiness().then((report) => send(report.ready ? 200 : 503, 'application/json', JSON.stringify({ status: report.ready ? 'ready' : 'not_ready', checks: report.checks })))
-    } else if (path === this.#options.metricsPath) {
-      // A collector that throws is a bug; the scrape fails visibly rather than the process.
-      this.#gateway.metrics.text().then((text) => send(200, this.#gateway.metrics.contentType, text), (error: Error) => send(500, 'text/plain; charset=utf-8', `${error.message}\n`))
     } else {
-      return false
+      // The metrics path. A collector that throws is a bug; the scrape fails visibly rather than the process.
+      this.#gateway.metrics.text().then((text) => send(200, this.#gateway.metrics.contentType, text), (error: Error) => send(500, 'text/plain; charset=utf-8', `${error.message}\n`))
     }
     return true
   }

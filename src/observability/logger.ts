@@ -4,10 +4,10 @@
  * The redaction below (redactFields) is the second line of defence, for a field that ever slips into a log call
  * (a header object, a parsed parameter list, an error's details).
  *
- * stdout is written asynchronously (pino.destination with sync: false): a line is written at once
- * when stdout is idle, and under load the lines that arrive while a write is in flight go out together
- * in the next one, instead of one blocking write per line (a JARM response logs three). pino flushes
- * what is pending when the process exits.
+ * stdout is written synchronously, one write per line (pino's own default). Asynchronous writes
+ * (sync: false) hand each write to libuv's thread pool: measured on the JARM path, the thread
+ * wake-ups cost more CPU than the writes themselves (bench/, BENCHMARKS.md). A plain passthrough
+ * request logs at debug (src/gateway.ts), so at info only JARM steps, refusals and faults write.
  */
 import { pino, type Logger, type DestinationStream } from 'pino'
 
@@ -62,5 +62,5 @@ export function createLogger (options: { level?: string, destination?: Destinati
     level: options.level ?? process.env['JARM_GATEWAY_LOG_LEVEL'] ?? 'info',
     base: { service: 'jarm-gateway' },
     formatters: { log: (object) => redactFields(object) },
-  }, options.destination ?? pino.destination({ dest: 1, sync: false }))
+  }, options.destination ?? pino.destination({ dest: 1, sync: true }))
 }

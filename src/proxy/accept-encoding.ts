@@ -17,6 +17,24 @@ export function narrowAcceptEncoding (value: string | undefined): string {
   return kept.length > 0 ? kept.join(', ') : 'identity'
 }
 
+/**
+ * Browsers send one of a handful of values, each on every request: the narrowed value is kept for
+ * the most recent ones instead of being worked out again (bounded, whatever clients send).
+ */
+const MAX_REMEMBERED = 64
+const remembered = new Map<string, string>()
+
 export function narrowAcceptEncodingHeader (headers: IncomingHttpHeaders): void {
-  headers['accept-encoding'] = narrowAcceptEncoding(headers['accept-encoding'])
+  const value = headers['accept-encoding']
+  if (value === undefined) {
+    headers['accept-encoding'] = 'identity'
+    return
+  }
+  let narrowed = remembered.get(value)
+  if (narrowed === undefined) {
+    narrowed = narrowAcceptEncoding(value)
+    if (remembered.size >= MAX_REMEMBERED) remembered.clear()
+    remembered.set(value, narrowed)
+  }
+  headers['accept-encoding'] = narrowed
 }

@@ -9,14 +9,19 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
  * Continue), and http-proxy skips its `proxyReq` event when it is forwarded.
  */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'])
-const FORWARDED = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix']
+const FORWARDED: ReadonlySet<string> = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix'])
 
-function connectionTokens (headers: IncomingHttpHeaders): Set<string> {
-  const value = headers['connection']
-  return new Set((value ?? '').split(',').map((token) => token.trim().toLowerCase()).filter(Boolean))
+const NO_TOKENS: ReadonlySet<string> = new Set()
+
+/** The field names a Connection header lists (most requests and answers have none, or only keep-alive). */
+function connectionTokens (value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return NO_TOKENS
+  // The usual values name no field but keep-alive, which is hop-by-hop anyway.
+  if (typeof value === 'string' && /^\s*(keep-alive|close)\s*$/i.test(value)) return NO_TOKENS
+  return new Set(String(value).split(',').map((token) => token.trim().toLowerCase()).filter(Boolean))
 }
 
-function isHopByHop (name: string, named: Set<string>): boolean {
+function isHopByHop (name: string, named: ReadonlySet<string>): boolean {
   return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || named.has(name)
 }
 
@@ -26,11 +31,11 @@ function isHopByHop (name: string, named: Set<string>): boolean {
  * gateway sits behind a proxy it trusts, or a client could steer the URLs a legacy server builds.
  */
 export function prepareRequestHeaders (headers: IncomingHttpHeaders, hop: { remoteAddress: string | undefined, localPort: number | undefined, trustForwarded: boolean }): void {
-  const named = connectionTokens(headers)
-  for (const name of Object.keys(headers)) if (isHopByHop(name, named)) delete headers[name]
-  if (!hop.trustForwarded) for (const name of FORWARDED) delete headers[name]
+  const named = connectionTokens(headers['connection'])
+  for (const name in headers) if (isHopByHop(name, named) || (!hop.trustForwarded && FORWARDED.has(name))) delete headers[name]
   const priorFor = headers['x-forwarded-for']
-  headers['x-forwarded-for'] = [priorFor, hop.remoteAddress].filter(Boolean).join(', ')
+  const remote = hop.remoteAddress
+  headers['x-forwarded-for'] = priorFor === undefined || priorFor === '' ? remote ?? '' : remote === undefined ? priorFor : `${priorFor}, ${remote}`
   // The gateway itself listens on plain HTTP (TLS ends in front of it, at a proxy it may trust).
   headers['x-forwarded-proto'] ??= 'http'
   if (headers.host !== undefined) headers['x-forwarded-host'] ??= headers.host
@@ -39,9 +44,10 @@ export function prepareRequestHeaders (headers: IncomingHttpHeaders, hop: { remo
 
 /** The upstream's response headers less the hop-by-hop ones. */
 export function responseHeadersToCopy (headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const named = connectionTokens(headers)
+  const named = connectionTokens(headers['connection'])
   const copied: OutgoingHttpHeaders = {}
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name]
     if (value !== undefined && !isHopByHop(name, named)) copied[name] = value
   }
   return copied

@@ -100,7 +100,7 @@ export async function startFakeStack (options: FakeStackOptions): Promise<FakeSt
     clients: { app1: { authorization_signed_response_alg: 'ES256' } },
     ...rest,
   }, process.cwd())
-  const gateway = serve(gatewayServer, config, createLogger({ level: 'info', destination }), options.now)
+  const gateway = serve(gatewayServer, config, createLogger({ level: 'debug', destination }), options.now)
   await gateway.gateway.start().catch(() => undefined)
   return {
     gatewayUrl,

@@ -158,7 +158,7 @@ export async function startFakeStack (options: FakeStackOptions = {}): Promise<F
     clients: { app1: { authorization_signed_response_alg: 'ES256' }, hs: { authorization_signed_response_alg: 'HS256', client_secret: HS_SECRET } },
     ...rest,
   }, process.cwd())
-  const gateway = serve(gatewayServer, config, createLogger({ level: 'info', destination }), options.now)
+  const gateway = serve(gatewayServer, config, createLogger({ level: 'debug', destination }), options.now)
   await gateway.gateway.start()
   return {
     gateway,

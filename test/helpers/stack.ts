@@ -70,7 +70,7 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
     ...(options.configureIssuer === true ? { issuer } : {}),
     ...rest,
   }, process.cwd())
-  const logger = createLogger({ level: 'info', destination })
+  const logger = createLogger({ level: 'debug', destination })
   const gateways = servers.map((server, index) => serve(server, config, logger.child({ gateway: index }), options.now))
   for (const gateway of gateways) await gateway.gateway.start()
   return {

@@ -75,7 +75,8 @@ t.test('a redirect elsewhere is never this flow\'s answer: another origin, path,
     const path = new URL(uri); path.pathname += 'x'; others.push(path.href)
     const scheme = new URL(uri); scheme.protocol = uri.protocol === 'https:' ? 'http:' : 'https:'; others.push(scheme.href)
     const port = new URL(uri); port.port = '4444'; others.push(port.href)
-    if (uri.search.length > 1) { const query = new URL(uri); query.search = ''; others.push(query.href) }
+    // Only a query with a parameter in it can go missing (`?&` holds none).
+    if ([...uri.searchParams].length > 0) { const query = new URL(uri); query.search = ''; others.push(query.href) }
     return others
   }
   fc.assert(fc.property(redirectUri, responseParameters, sealedState, (uri, parameters, state) => {

@@ -1,7 +1,7 @@
 // The authorization endpoint is recognised under every spelling a server routes to it.
 import t from 'tap'
 import fc from 'fast-check'
-import { canonicalPath, matchesEndpointPath } from '../../src/authorization-request/endpoint-path.js'
+import { canonicalPath, canonicalPathOfAny, matchesEndpointPath } from '../../src/authorization-request/endpoint-path.js'
 import { fcOptions, propertyRuns, SEED } from '../helpers/fc-settings.js'
 
 t.comment(`fast-check seed ${SEED} (replay with FC_SEED=${SEED})`)
@@ -36,4 +36,16 @@ t.test('any endpoint path: every routing-equivalent spelling matches, and its ca
   }), fcOptions(runs))
   fc.assert(fc.property(endpoint, endpoint, (a, b) => matchesEndpointPath(a, b) === (a.toLowerCase() === b.toLowerCase())), fcOptions(runs))
   t.pass()
+})
+
+t.test('the shortcuts for plain paths agree with the general canonical form', async (t) => {
+  // Characters that make a path plain, and the ones that make it not (escapes, parameters, dots, doubled slashes, backslashes).
+  const character = fc.constantFrom(...'/aAzZ09.;%2F61_~-!$&\'()*+,=:@\\ '.split(''))
+  const path = fc.array(character, { maxLength: 14 }).map((characters) => `/${characters.join('')}`)
+  fc.assert(fc.property(path, (p) => canonicalPath(p) === canonicalPathOfAny(p)), fcOptions(runs * 20))
+  fc.assert(fc.property(path, path, (requestPath, endpointPath) => matchesEndpointPath(requestPath, endpointPath) ===
+    (requestPath === endpointPath || canonicalPathOfAny(requestPath) === canonicalPathOfAny(endpointPath))), fcOptions(runs * 20))
+  t.equal(canonicalPath('/a/b/'), '/a/b', 'a plain path less its trailing slash')
+  t.equal(canonicalPath('/a/./b'), '/a/b', 'a dot segment takes the general way')
+  t.notOk(matchesEndpointPath('/static/app.js', '/auth'), 'a plain path of another length is no match')
 })

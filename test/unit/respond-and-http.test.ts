@@ -4,6 +4,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib'
 import { GatewayError } from '../../src/errors.js'
 import { decodeBody, readBounded } from '../../src/http/bounded-body.js'
 import { prepareRequestHeaders, responseHeadersToCopy } from '../../src/proxy/forwarding-headers.js'
+import { proxyTarget } from '../../src/proxy/upstream-proxy.js'
 import { errorPage } from '../../src/respond/error-page.js'
 import { escapeHtml } from '../../src/respond/html-escape.js'
 import { deliver, formPostPage, redirectLocation } from '../../src/respond/response-delivery.js'
@@ -76,6 +77,26 @@ t.test('header rules', async (t) => {
   prepareRequestHeaders(noHost, { remoteAddress: undefined, localPort: undefined, trustForwarded: false })
   t.same(noHost, { 'x-forwarded-for': '', 'x-forwarded-proto': 'http' })
   t.same(responseHeadersToCopy({ 'transfer-encoding': 'chunked', 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/html', connection: 'close' }), { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/html' })
+  t.same(responseHeadersToCopy({ 'content-type': 'text/html', 'x-private': 'p', connection: ' Keep-Alive , X-Private', 'keep-alive': 'timeout=5' }), { 'content-type': 'text/html' }, 'a field the Connection header names is dropped, in any case and spacing')
+  t.same(responseHeadersToCopy({ 'content-type': 'text/html', 'keep-alive': 'timeout=5', connection: 'Keep-Alive' }), { 'content-type': 'text/html' }, 'the usual Connection values')
+})
+
+t.test('X-Forwarded-For behind a trusted proxy: this hop appended to the chain, never an empty entry', async (t) => {
+  const hop = (remoteAddress: string | undefined) => ({ remoteAddress, localPort: 8080, trustForwarded: true })
+  const chained: Record<string, string | undefined> = { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' }
+  prepareRequestHeaders(chained, hop('10.0.0.2'))
+  t.equal(chained['x-forwarded-for'], '203.0.113.7, 10.0.0.1, 10.0.0.2')
+  const emptyPrior: Record<string, string | undefined> = { 'x-forwarded-for': '' }
+  prepareRequestHeaders(emptyPrior, hop('10.0.0.2'))
+  t.equal(emptyPrior['x-forwarded-for'], '10.0.0.2')
+  const unknownRemote: Record<string, string | undefined> = { 'x-forwarded-for': '203.0.113.7' }
+  prepareRequestHeaders(unknownRemote, hop(undefined))
+  t.equal(unknownRemote['x-forwarded-for'], '203.0.113.7', 'a socket already gone adds nothing')
+})
+
+t.test('the upstream origin in the shape http-proxy reads', async (t) => {
+  t.same(proxyTarget('http://127.0.0.1:8080'), { protocol: 'http:', host: '127.0.0.1:8080', hostname: '127.0.0.1', port: '8080', path: '/' })
+  t.same(proxyTarget('https://[::1]:8443/base?x=1'), { protocol: 'https:', host: '[::1]:8443', hostname: '::1', port: '8443', path: '/base?x=1' }, 'an IPv6 address without its brackets, as url.parse gives it')
 })
 
 t.test('addresses print for IPv4 and IPv6', async (t) => {

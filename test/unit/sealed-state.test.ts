@@ -13,6 +13,19 @@ t.test('seal then open gives the flow back, the client state byte for byte', asy
   t.not(sealer.seal(flow), sealed, 'a fresh IV every time')
 })
 
+t.test('IVs from the pool never repeat, across refills of the pool', async (t) => {
+  const sealer = new FlowStateSealer([SECRET], 600)
+  const ivs = new Set<string>()
+  // 4 KiB of pool holds 341 IVs: 1,000 flows refill it twice.
+  for (let i = 0; i < 1000; i++) {
+    const sealed = sealer.seal(flow)
+    const iv = Buffer.from(sealed.slice(SEALED_STATE_PREFIX.length), 'base64url').subarray(4, 16).toString('hex')
+    ivs.add(iv)
+    if (i % 100 === 0) t.same(sealer.open(sealed), flow)
+  }
+  t.equal(ivs.size, 1000, 'no IV given twice')
+})
+
 t.test('a flow without state opens without state', async (t) => {
   const sealer = new FlowStateSealer([SECRET], 600)
   const opened = sealer.open(sealer.seal({ ...flow, state: undefined }))
