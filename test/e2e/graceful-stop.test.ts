@@ -86,6 +86,7 @@ t.test('SIGTERM: new connections are refused, the request in flight finishes, ex
   held.shift()!.writeHead(200, { 'content-type': 'text/plain' }).end('finished after SIGTERM')
   const response = await inFlight
   t.equal(response.status, 200)
+  t.equal(response.headers.get('connection'), 'close', 'the last response on its connection says so')
   t.equal(await response.text(), 'finished after SIGTERM')
   const [code, signal] = await once(gateway.child, 'exit') as [number | null, string | null]
   t.equal(code, 0)

@@ -29,6 +29,13 @@ t.test('a request the client left before its end is counted as aborted; in-fligh
   t.match(text, /jarm_gateway_requests_total\{status_class="aborted"\} 1/)
   t.match(text, /jarm_gateway_requests_total\{status_class="5xx"\} 1/)
   t.match(text, /jarm_gateway_requests_in_flight 0/)
+  metrics.requestStarted()
+  metrics.requestEnded(204, true)
+  const again = await metrics.text()
+  t.match(again, /jarm_gateway_requests_total\{status_class="5xx"\} 1\n/, 'a second scrape counts nothing twice')
+  t.match(again, /jarm_gateway_requests_total\{status_class="2xx"\} 1\n/)
+  metrics.requestStarted()
+  t.match(await metrics.text(), /jarm_gateway_requests_in_flight 1\n/)
   t.equal(metrics.contentType.split(';')[0], 'text/plain')
 })
 
