@@ -3,11 +3,9 @@
  * on one path, alternating, a quick check while working on a perf fix (the full bench is
  * `npm run bench`). CPU per request is far less sensitive to a busy machine than requests per second.
  */
-import { randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
-import { generatePrivateJwk } from '../src/keys/signing-keys.js'
 import { BenchChild } from './lib/child-ipc.js'
-import { CLIENT_STATE, FAKE_REDIRECT_URI } from './lib/fixtures.js'
+import { quickCaseConfig, quickCasePath } from './lib/quick-cases.js'
 import { median } from './lib/stats.js'
 
 const which = process.argv[2] ?? 'small'
@@ -15,25 +13,8 @@ const amount = Number(process.argv[3] ?? 20000)
 const upstream = await BenchChild.start('fake-upstream')
 const bare = await BenchChild.start('bare-proxy', { args: [upstream.url] })
 const gateway = await BenchChild.start('gateway-process', { execArgv: (process.env['GATEWAY_EXEC_ARGV'] ?? '').split(' ').filter(Boolean) })
-await gateway.call('serve', {
-  config: {
-    upstream: { url: upstream.url, response_mode: which === 'form-post' ? 'form_post' : 'auto' },
-    keys: { keys: [await generatePrivateJwk('ES256'), await generatePrivateJwk('EdDSA')] },
-    clients: { es: { authorization_signed_response_alg: 'ES256' }, ed: { authorization_signed_response_alg: 'EdDSA' } },
-    default_signed_response_alg: 'ES256',
-    state: { secrets: [randomBytes(32).toString('base64url')] },
-  },
-})
-const query = new URLSearchParams({ client_id: 'es', response_type: 'code', scope: 'openid', redirect_uri: FAKE_REDIRECT_URI, state: CLIENT_STATE }).toString()
-const paths: Record<string, string> = {
-  small: '/small',
-  page: '/page',
-  plain: `/authorize?${query}`,
-  es256: `/authorize?${query}&response_mode=query.jwt`,
-  eddsa: `/authorize?${query.replace('client_id=es', 'client_id=ed')}&response_mode=query.jwt`,
-  'form-post': `/authorize?${query}&response_mode=form_post.jwt`,
-}
-const path = paths[which]!
+await gateway.call('serve', { config: await quickCaseConfig(which, upstream.url) })
+const path = quickCasePath(which)
 const cpuPerRequest = async (child: BenchChild): Promise<number> => {
   const before = await child.usage()
   const result = await autocannon({ url: child.url + path, connections: 10, amount })

@@ -5,13 +5,11 @@
  * es256 (query.jwt), form-post (form_post.jwt captured from a form_post page).
  * The profile lands in ./profiles/ (ignored by git) for Chrome DevTools.
  */
-import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import autocannon from 'autocannon'
-import { generatePrivateJwk } from '../src/keys/signing-keys.js'
 import { BenchChild } from './lib/child-ipc.js'
-import { CLIENT_STATE, FAKE_REDIRECT_URI } from './lib/fixtures.js'
+import { quickCaseConfig, quickCasePath } from './lib/quick-cases.js'
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number, children?: number[] }
 
@@ -25,26 +23,10 @@ const profiled = ['--cpu-prof', `--cpu-prof-dir=${dir}`]
 const gateway = which === 'bare'
   ? await BenchChild.start('bare-proxy', { args: [upstream.url], execArgv: profiled })
   : await BenchChild.start('gateway-process', { execArgv: profiled })
-if (which !== 'bare') await gateway.call('serve', {
-  config: {
-    upstream: { url: upstream.url, response_mode: which === 'form-post' ? 'form_post' : 'auto' },
-    keys: { keys: [await generatePrivateJwk('ES256')] },
-    clients: { es: { authorization_signed_response_alg: 'ES256' } },
-    default_signed_response_alg: 'ES256',
-    state: { secrets: [randomBytes(32).toString('base64url')] },
-  },
-})
-const query = new URLSearchParams({ client_id: 'es', response_type: 'code', scope: 'openid', redirect_uri: FAKE_REDIRECT_URI, state: CLIENT_STATE })
-const paths: Record<string, string> = {
-  bare: '/small',
-  small: '/small',
-  page: '/page',
-  plain: `/authorize?${query.toString()}`,
-  es256: `/authorize?${query.toString()}&response_mode=query.jwt`,
-  'form-post': `/authorize?${query.toString()}&response_mode=form_post.jwt`,
-}
+if (which !== 'bare') await gateway.call('serve', { config: await quickCaseConfig(which, upstream.url) })
+const path = which === 'bare' ? '/small' : quickCasePath(which)
 const started = Date.now()
-const result = await autocannon({ url: gateway.url + paths[which]!, connections: 10, duration: seconds })
+const result = await autocannon({ url: gateway.url + path, connections: 10, duration: seconds })
 process.stderr.write(`${which}: ${Math.round(result.requests.total / result.duration)} rps, non-2xx ${result.non2xx}, errors ${result.errors}\n`)
 await gateway.stop()
 await upstream.stop()
