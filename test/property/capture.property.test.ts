@@ -114,8 +114,12 @@ const pageStyle = fc.record({
   submitButton: fc.boolean(),
 })
 
-/** A browser normalises CR and NUL in a parsed page; the raw-escaping style cannot carry them, the entity styles can. */
-const pageValue = anyText().map((v) => v.replace(/[\r\0]/g, ''))
+/**
+ * A browser normalises CR and NUL in a parsed page; the raw-escaping style cannot carry them, the entity styles can.
+ * Nor can a page carry C1 controls as numeric references: HTML reads `&#128;` to `&#159;` as the
+ * Windows-1252 characters (`&#128;` is €), as browsers and the parser do, so the value differs.
+ */
+const pageValue = anyText().map((v) => v.replace(/[\r\0\u0080-\u009f]/g, ''))
 
 t.test('form_post pages in every server style: the one form carrying a sealed state comes back whole', async (t) => {
   const pageParameters = fc.uniqueArray(fc.tuple(parameterName.filter((n) => n !== 'state').map((n) => n.replace(/[\r\0]/g, '') || 'n'), pageValue), { selector: ([n]) => n, maxLength: 8 })
@@ -148,4 +152,9 @@ ${submit}<noscript><button type="submit">Continue</button></noscript>
 t.test('pages without a sealed state yield nothing, whatever the HTML', async (t) => {
   fc.assert(fc.property(fc.oneof(anyText(300), fc.array(fc.constantFrom('<form>', '</form>', '<input name="state" value="x">', '<input name=state value=jg1>', '<!--', '-->', '<script>', '</script>', '<textarea>', 'jg1.', '"', "'", '<', '>', '&'), { maxLength: 40 }).map((parts) => parts.join(''))), (html) => findSealedForms(html).length === 0), fcOptions(runs))
   t.pass()
+})
+
+t.test('numeric references to C1 controls read as browsers read them (Windows-1252), so the captured value is what a browser would post', async (t) => {
+  const [form] = findSealedForms('<form method=post action=https://client.example.org/cb><input type=hidden name=state value=jg1.abc><input type=hidden name=v value=&#128;&#x9f;&#160;></form>')
+  t.same(form!.parameters, [['state', 'jg1.abc'], ['v', '€Ÿ\u00a0']])
 })
