@@ -171,14 +171,13 @@ export class Gateway {
     const started = performance.now()
     const incomingId = req.headers['x-request-id']
     const id = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID()
-    res.setHeader('x-request-id', id)
     req.headers['x-request-id'] = id
     const url = req.url!
     const queryAt = url.indexOf('?')
     const path = queryAt === -1 ? url : url.slice(0, queryAt)
     const trail: Trail = { jarm: undefined }
     this.metrics.requestStarted()
-    res.once('close', () => this.#ended(req, res, id, path, started, trail))
+    res.on('close', () => this.#ended(req, res, id, path, started, trail))
     const rt = this.#runtime
     prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: rt.config.trustForwardedHeaders })
     // The URL the browser asked for: relative Locations and form actions resolve against it.
@@ -195,7 +194,7 @@ export class Gateway {
       // Without metadata the authorization endpoint is unknown. Anything that may ask for a JWT
       // mode must not reach the legacy server, which could answer in plain text; the rest may.
       if (isDiscoveryPath(path) || req.method === 'POST' || publicUrl.includes('response_mode')) return this.#fail(error, req, res, id)
-      this.#forward(rt, req, res, id, undefined, (upstream) => this.#stream(upstream, res))
+      this.#forward(rt, req, res, id, undefined, (upstream) => this.#stream(upstream, res, id))
     })
   }
 
@@ -336,7 +335,7 @@ export class Gateway {
     if (upstream.headers['content-length'] !== '0' && PAGE_CONTENT_TYPES.test(upstream.headers['content-type'] ?? 'text/html') && req.method !== 'HEAD' && status !== 204 && status !== 304) {
       return this.#settle(this.#inspectPage(upstream, res, exchange), req, res, exchange.id)
     }
-    this.#stream(upstream, res)
+    this.#stream(upstream, res, exchange.id)
   }
 
   /** A step that finishes later: its failure becomes the request's error answer. */
@@ -345,8 +344,10 @@ export class Gateway {
   }
 
   /** Streams the legacy server's answer back untouched (less hop-by-hop headers). */
-  #stream (upstream: IncomingMessage, res: ServerResponse, alreadyRead: Buffer[] = []): void {
-    res.writeHead(upstream.statusCode!, upstream.statusMessage, responseHeadersToCopy(upstream.headers))
+  #stream (upstream: IncomingMessage, res: ServerResponse, id: string, alreadyRead: Buffer[] = []): void {
+    const headers = responseHeadersToCopy(upstream.headers)
+    headers['x-request-id'] = id
+    res.writeHead(upstream.statusCode!, upstream.statusMessage, headers)
     for (const chunk of alreadyRead) res.write(chunk)
     upstream.on('close', () => { if (!upstream.complete) res.destroy() })
     upstream.pipe(res)
@@ -377,13 +378,13 @@ export class Gateway {
         ? `the identity server's answer uses content-encoding ${decoded.encoding}, which the gateway did not ask for and cannot read`
         : 'the identity server\'s answer cannot be decompressed')
     }
-    if (!decoded.text.includes(SEALED_STATE_PREFIX)) return this.#stream(upstream, res, body.chunks)
+    if (!decoded.text.includes(SEALED_STATE_PREFIX)) return this.#stream(upstream, res, exchange.id, body.chunks)
     if (!body.complete || decoded.truncated) {
       upstream.destroy()
       throw new GatewayError('capture_too_large', `the identity server's answer to this sign-in is larger than ${limit} bytes and cannot be read`)
     }
     const verdict = captureFormPost(decoded.text, exchange.publicUrl, (sealed) => openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current()))
-    if (verdict.kind === 'not_a_response') return this.#stream(upstream, res, body.chunks)
+    if (verdict.kind === 'not_a_response') return this.#stream(upstream, res, exchange.id, body.chunks)
     return this.#conclude(verdict, upstream, res, exchange)
   }
 
@@ -406,13 +407,14 @@ export class Gateway {
     } catch {
       document = undefined
     }
-    if (typeof document !== 'object' || document === null || Array.isArray(document)) return this.#stream(upstream, res, body.chunks)
+    if (typeof document !== 'object' || document === null || Array.isArray(document)) return this.#stream(upstream, res, exchange.id, body.chunks)
     const json = JSON.stringify(rewrite(document as Record<string, unknown>))
     const headers = responseHeadersToCopy(upstream.headers)
     delete headers['content-encoding']
     delete headers['etag']
     headers['content-length'] = String(Buffer.byteLength(json))
     headers['content-type'] = 'application/json; charset=utf-8'
+    headers['x-request-id'] = exchange.id
     res.writeHead(200, headers)
     res.end(json)
   }
@@ -434,11 +436,11 @@ export class Gateway {
     exchange.trail.jarm = { event: 'jarm.response', fields: { ...exchange.trail.jarm?.fields, clientId: flow.clientId, mode: flow.mode, alg, enc: encryption === undefined ? undefined : `${encryption.alg} ${encryption.enc}`, outcome, error } }
     const delivery = deliver(flow.mode, flow.redirectUri, jwt)
     // The legacy server's session cookies ride on the answer it gave; they must reach the browser.
-    this.#send(res, delivery, upstream?.headers['set-cookie'])
+    this.#send(res, exchange.id, delivery, upstream?.headers['set-cookie'])
   }
 
-  #send (res: ServerResponse, delivery: Delivery, cookies?: string[]): void {
-    const headers: Record<string, string | string[]> = { ...delivery.headers, 'content-length': String(Buffer.byteLength(delivery.body)) }
+  #send (res: ServerResponse, id: string, delivery: Delivery, cookies?: string[]): void {
+    const headers: Record<string, string | string[]> = { ...delivery.headers, 'content-length': String(Buffer.byteLength(delivery.body)), 'x-request-id': id }
     if (cookies !== undefined) headers['set-cookie'] = cookies
     res.writeHead(delivery.status, headers)
     res.end(delivery.body)
@@ -461,6 +463,6 @@ export class Gateway {
       res.destroy()
       return
     }
-    this.#send(res, render(gatewayError, id))
+    this.#send(res, id, render(gatewayError, id))
   }
 }
