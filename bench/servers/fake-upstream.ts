@@ -7,7 +7,7 @@
  *                     a form_post page as oidc-provider writes it
  *   discovery and an empty JWKS, so the gateway knows its authorization endpoint.
  */
-import { createServer } from 'node:http'
+import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serveCommands } from '../lib/child-ipc.js'
 
@@ -36,43 +36,30 @@ function formPostPage (redirectUri: string, state: string | null): Buffer {
   return Buffer.from(`<!DOCTYPE html><html><head><meta charset="utf-8"><title>Submitting Callback</title><script>document.addEventListener('DOMContentLoaded', function () { document.forms[0].submit() });</script></head><body><form method="post" action="${escapeHtml(redirectUri)}">${inputs}<noscript>Your browser does not support JavaScript or you've disabled it.<br/><button autofocus type="submit">Continue</button></noscript></form></body></html>`)
 }
 
+/** A 200 with the whole body and its length, as a fast server answers. */
+function ok (res: ServerResponse, contentType: string, body: Buffer, headers: Record<string, string> = {}): void {
+  res.writeHead(200, { 'content-type': contentType, 'content-length': body.length, ...headers })
+  res.end(body)
+}
+
 const server = createServer((req, res) => {
   const url = req.url ?? '/'
-  if (url === '/small') {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': SMALL.length })
-    res.end(SMALL)
-    return
-  }
-  if (url === '/page') {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': PAGE.length })
-    res.end(PAGE)
-    return
-  }
+  if (url === '/small') return ok(res, 'application/json', SMALL)
+  if (url === '/page') return ok(res, 'text/html; charset=utf-8', PAGE)
   if (url.startsWith('/authorize?')) {
     const query = new URLSearchParams(url.slice('/authorize?'.length))
     const redirectUri = query.get('redirect_uri') ?? 'https://client.example.org/cb'
     const state = query.get('state')
     if (query.get('response_mode') === 'form_post') {
-      const page = formPostPage(redirectUri, state)
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': page.length })
-      res.end(page)
-      return
+      return ok(res, 'text/html; charset=utf-8', formPostPage(redirectUri, state), { 'cache-control': 'no-store' })
     }
     const location = `${redirectUri}${redirectUri.includes('?') ? '&' : '?'}code=${CODE}${state === null ? '' : `&state=${encodeURIComponent(state)}`}`
     res.writeHead(303, { location, 'cache-control': 'no-store', 'content-length': 0 })
     res.end()
     return
   }
-  if (url === '/.well-known/openid-configuration') {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': DISCOVERY.length })
-    res.end(DISCOVERY)
-    return
-  }
-  if (url === '/jwks') {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': JWKS.length })
-    res.end(JWKS)
-    return
-  }
+  if (url === '/.well-known/openid-configuration') return ok(res, 'application/json', DISCOVERY)
+  if (url === '/jwks') return ok(res, 'application/json', JWKS)
   res.writeHead(404, { 'content-length': 0 })
   res.end()
 })
