@@ -46,9 +46,9 @@ export function addressOf (server: Server): string {
 export function serve (server: Server, config: GatewayConfig, logger: Logger, now?: () => number, adminServer?: Server): RunningGateway {
   const gateway = new Gateway(config, logger, now)
   const admin = new AdminRoutes(gateway, config.observability, logger)
-  // Connections, not requests, are tracked for the drain: a set that holds every request while it
-  // runs costs the garbage collector ~15 µs per request (an old-generation table full of young
-  // objects); connections are few and long-lived.
+  // Connections, not requests, are tracked for the drain: a set that held every response while it
+  // ran cost ~50 µs of CPU per passthrough request (an old-generation table full of young objects
+  // makes every scavenge dearer; BENCHMARKS.md); connections are few and long-lived.
   const connections = new Set<Socket>()
   server.on('connection', (socket: Socket) => {
     connections.add(socket)

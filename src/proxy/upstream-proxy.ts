@@ -26,8 +26,9 @@ export type ErrorHandler = (error: GatewayError, req: IncomingMessage, res: Serv
 /**
  * One request's handlers. They ride on the request itself under a private symbol, where the
  * `proxyReq` event finds them. (A WeakMap keyed by the request did the same, but its entries made
- * every young-generation GC several times slower, ~40 µs of CPU per proxied request; per-call
- * http-proxy options would copy every option on each request.)
+ * every young-generation GC ~10x slower, 17.9 instead of 4.9 µs of scavenging per proxied request,
+ * and brought mark-compacts under load; per-call http-proxy options would copy every option on
+ * each request.)
  */
 interface Exchange { readonly onResponse: ResponseHandler, readonly onError: ErrorHandler, timedOut: boolean }
 const EXCHANGE = Symbol('jarm-gateway.exchange')
