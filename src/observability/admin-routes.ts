@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ObservabilityConfig } from '../config/load-config.js'
 import type { Gateway } from '../gateway.js'
+import { pathOf } from '../http/request-target.js'
 import { getFromUpstream } from '../http/upstream-request.js'
 import type { Logger } from './logger.js'
 
@@ -67,9 +68,7 @@ export class AdminRoutes {
   /** Answers a GET or HEAD for one of the three paths (query ignored); false for anything else. */
   handle (req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false
-    const url = req.url!
-    const queryAt = url.indexOf('?')
-    const path = queryAt === -1 ? url : url.slice(0, queryAt)
+    const path = pathOf(req.url!)
     if (path !== this.#options.healthPath && path !== this.#options.readyPath && path !== this.#options.metricsPath) return false
     const send = (status: number, contentType: string, body: string): void => {
       res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(body)) })
