@@ -19,6 +19,8 @@ export const ERRORS = {
   invalid_parameter: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'A parameter has an invalid value' },
   // Redirectable only where the config's clients.<id>.redirect_uris vouches for the redirect_uri.
   invalid_request_object: { status: 400, oauthError: 'invalid_request_object', redirectable: true, title: 'The request object asks for something the gateway cannot do' },
+  redirect_uri_not_allowed: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This redirect_uri is not allowed for this application' },
+  flow_not_bound: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in was started in another browser' },
   response_mode_not_allowed: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This response mode cannot be used with this response type' },
   request_aborted: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'The request ended before its body was complete' },
   request_body_too_large: { status: 413, oauthError: 'invalid_request', redirectable: false, title: 'The request body is too large' },

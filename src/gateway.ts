@@ -19,11 +19,12 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
 import { matchesEndpointPath } from './authorization-request/endpoint-path.js'
-import { planAuthorizationRequest, type AuthorizationRequestPolicy } from './authorization-request/plan-authorization-request.js'
+import { planAuthorizationRequest, planResumedRequest, type AuthorizationRequestPolicy } from './authorization-request/plan-authorization-request.js'
 import { captureFormPost } from './capture/form-post-capture.js'
-import { captureRedirect, type CaptureVerdict } from './capture/redirect-capture.js'
+import { captureRedirect, endpointOf, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
 import { signingAlgorithms, type GatewayConfig } from './config/load-config.js'
 import { GatewayError, isGatewayError } from './errors.js'
+import { bindingCookie, boundStates, clearingCookie, isBoundHere, MAX_BOUND_SEALED_STATE_LENGTH, withoutBindingCookies } from './flow-state/browser-binding.js'
 import { FlowStateSealer, SEALED_STATE_PREFIX, type Flow } from './flow-state/sealed-state.js'
 import { decodeBody, readBounded, type BoundedBody } from './http/bounded-body.js'
 import { ENCRYPTION_ALGS, ENCRYPTION_ENCS } from './jarm/encrypt-response.js'
@@ -58,6 +59,27 @@ interface Runtime {
   readonly metadata: MetadataCache
   readonly policy: AuthorizationRequestPolicy
   readonly signingAlgs: readonly string[]
+  /** The public origins for an issuer: the configured ones and the issuer's own (worked out once per issuer). */
+  readonly originsFor: (issuer: string) => PublicOrigins
+}
+
+/** Where clients reach the gateway, by Host. */
+interface PublicOrigins {
+  readonly all: ReadonlySet<string>
+  /** Origin by its host (`URL.host`: lower case, no default port). */
+  readonly byHost: ReadonlyMap<string, string>
+  readonly issuerOrigin: string
+  readonly issuerHost: string
+}
+
+function publicOrigins (configured: readonly string[], issuer: string): PublicOrigins {
+  const issuerUrl = new URL(issuer)
+  const all = new Set([issuerUrl.origin, ...configured])
+  const byHost = new Map<string, string>()
+  for (const origin of all) byHost.set(new URL(origin).host, origin)
+  // The issuer's own origin wins for its host.
+  byHost.set(issuerUrl.host, issuerUrl.origin)
+  return { all, byHost, issuerOrigin: issuerUrl.origin, issuerHost: issuerUrl.host }
 }
 
 /**
@@ -81,16 +103,52 @@ type Rewrite = { readonly body: Buffer | undefined } | { readonly refusal: { rea
 interface JarmStep { readonly event: 'jarm.request' | 'jarm.response', readonly fields: Readonly<Record<string, unknown>> }
 
 /** One request's record, from its arrival to its log line. */
-interface Trail { jarm: JarmStep | undefined }
+interface Trail {
+  jarm: JarmStep | undefined
+  /** The sealed state of the flow this request started, if it started one (its answer binds it to the browser). */
+  sealedHere?: string | undefined
+}
 
 interface Exchange {
   readonly rt: Runtime
   readonly id: string
   readonly path: string
-  /** The URL the browser asked for, to resolve relative Locations and form actions. */
+  /**
+   * The URL the browser asked for, to resolve relative Locations and form actions: the gateway's
+   * public origin (from the issuer or public_origins, never an unchecked Host) and the request target.
+   */
   readonly publicUrl: string
+  /** Whether cookies the gateway sets must be Secure (its public origin is HTTPS). */
+  readonly secure: boolean
+  /** The request's Cookie header as the browser sent it (the gateway's own cookies are not forwarded). */
+  readonly cookie: string | undefined
+  readonly capture: CaptureContext
   readonly metadata: UpstreamMetadata
   readonly trail: Trail
+}
+
+/** Set-Cookie values with one more. */
+function withCookie (cookies: string | string[] | number | undefined, cookie: string): string[] {
+  if (cookies === undefined || typeof cookies === 'number') return [cookie]
+  return [...(Array.isArray(cookies) ? cookies : [cookies]), cookie]
+}
+
+/** A URI without query and fragment (see endpointOf). */
+function endpointOfUri (uri: string): string {
+  return endpointOf(new URL(uri))
+}
+
+/** A function of one string argument that remembers its last answer (the issuer rarely changes). */
+function memoised<T> (compute: (key: string) => T): (key: string) => T {
+  let lastKey: string | undefined
+  let last: T | undefined
+  return (key) => {
+    if (key !== lastKey) {
+      last = compute(key)
+      lastKey = key
+    }
+    return last!
+  }
 }
 
 export class Gateway {
@@ -143,8 +201,10 @@ export class Gateway {
         isEncryptedFor: (clientId) => config.clients.get(clientId)?.encryption !== undefined,
         allowsClient: (clientId) => config.unlistedClients === 'sign' || config.clients.has(clientId),
         redirectUrisFor: (clientId) => config.clients.get(clientId)?.redirectUris,
+        maxSealedStateLength: config.state.bindToBrowser ? MAX_BOUND_SEALED_STATE_LENGTH : undefined,
       },
       signingAlgs: signingAlgorithms(config),
+      originsFor: memoised((issuer: string) => publicOrigins(config.publicOrigins, issuer)),
     }
   }
 
@@ -191,20 +251,17 @@ export class Gateway {
     res.on('close', () => this.#ended(req, res, id, path, started, trail))
     const rt = this.#runtime
     prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: rt.config.trustForwardedHeaders })
-    // The URL the browser asked for: relative Locations and form actions resolve against it.
-    // X-Forwarded-Proto is now either the gateway's own or one from a proxy it trusts.
-    const publicUrl = `${req.headers['x-forwarded-proto'] as string}://${req.headers.host ?? 'localhost'}${url}`
     // Ask only for codings the gateway can read, so an answer it must inspect can always be read.
     narrowAcceptEncodingHeader(req.headers)
     const metadata = rt.metadata.get()
     if (!(metadata instanceof Promise)) {
-      this.#route({ rt, id, path, publicUrl, metadata, trail }, req, res)
+      this.#route(this.#exchange(rt, id, path, metadata, trail, req), req, res)
       return
     }
-    metadata.then((known) => this.#route({ rt, id, path, publicUrl, metadata: known, trail }, req, res), (error: unknown) => {
+    metadata.then((known) => this.#route(this.#exchange(rt, id, path, known, trail, req), req, res), (error: unknown) => {
       // Without metadata the authorization endpoint is unknown. Anything that may ask for a JWT
       // mode must not reach the legacy server, which could answer in plain text; the rest may.
-      if (isDiscoveryPath(path) || req.method === 'POST' || publicUrl.includes('response_mode')) return this.#fail(error, req, res, id)
+      if (isDiscoveryPath(path) || req.method === 'POST' || url.includes('response_mode')) return this.#fail(error, req, res, id)
       this.#forward(rt, req, res, id, undefined, (upstream) => this.#stream(upstream, res, id))
     })
   }
@@ -225,6 +282,38 @@ export class Gateway {
     const line = { event: jarm?.event ?? 'request', requestId: id, method: req.method, path, status, completed, ms: Math.round((performance.now() - started) * 1000) / 1000, ...jarm?.fields }
     if (notable) this.#logger.info(line)
     else this.#logger.debug(line)
+  }
+
+  /**
+   * The request as the pipeline sees it once the issuer is known. Its public origin is the one of
+   * the gateway's public origins its Host names, or else the issuer's: a client's Host never
+   * chooses the URLs the legacy server builds (discovery, redirects) nor the base relative ones
+   * resolve against, so an unknown Host is replaced by the issuer's before the request goes on.
+   */
+  #exchange (rt: Runtime, id: string, path: string, metadata: UpstreamMetadata, trail: Trail, req: IncomingMessage): Exchange {
+    const { config } = rt
+    const origins = rt.originsFor(metadata.issuer)
+    const forwardedHost = config.trustForwardedHeaders ? req.headers['x-forwarded-host'] : undefined
+    const host = (typeof forwardedHost === 'string' ? forwardedHost.split(',')[0]!.trim() : req.headers.host)?.toLowerCase()
+    let origin = host === undefined ? undefined : origins.byHost.get(host)
+    if (origin === undefined) {
+      origin = origins.issuerOrigin
+      req.headers.host = origins.issuerHost
+      req.headers['x-forwarded-host'] = origins.issuerHost
+    }
+    const cookie = req.headers.cookie
+    if (cookie !== undefined) {
+      const forwarded = withoutBindingCookies(cookie)
+      if (forwarded === undefined) delete req.headers.cookie
+      else req.headers.cookie = forwarded
+    }
+    const onFlowPath = !metadata.nonFlowPaths.some((endpoint) => matchesEndpointPath(path, endpoint))
+    return {
+      rt, id, path, metadata, trail, cookie,
+      publicUrl: origin + req.url!,
+      secure: origin.startsWith('https:'),
+      capture: { publicOrigins: origins.all, onFlowPath, extraResponseParameters: config.extraResponseParameters },
+    }
   }
 
   /** Which step a request goes through, once the legacy server's endpoints are known. */
@@ -302,10 +391,18 @@ export class Gateway {
       originalBody = Buffer.concat(read.chunks)
       bodyParameters = parseParameters(originalBody.toString('utf8'))
     }
+    const resumed = req.method === 'POST' ? planResumedRequest(queryParameters, bodyParameters, (sealed) => openFlow(sealed, sealer, this.#retiredSealers.current())) : undefined
+    if (resumed !== undefined) {
+      // The legacy server's own page posted the gateway's rewrite back with the client's query still
+      // in the URL: the query is made to say what the body says, and the body goes on as it came.
+      req.url = `${exchange.path}?${encodeParameters(resumed)}`
+      return { body: originalBody }
+    }
     const plan = planAuthorizationRequest([...queryParameters, ...bodyParameters], policy, sealer)
     if (plan.kind === 'passthrough') return { body: originalBody }
     if (plan.kind === 'refuse') return { refusal: plan }
     exchange.trail.jarm = { event: 'jarm.request', fields: { clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode } }
+    if (config.state.bindToBrowser) exchange.trail.sealedHere = plan.sealedState
     if (req.method !== 'POST') {
       req.url = `${exchange.path}?${encodeParameters(plan.parameters)}`
       return { body: undefined }
@@ -325,8 +422,9 @@ export class Gateway {
     const status = upstream.statusCode!
     const location = upstream.headers.location
     if (status >= 300 && status < 400 && location !== undefined) {
-      const verdict = captureRedirect(location, exchange.publicUrl, (sealed) => openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current()))
-      if (verdict.kind !== 'not_a_response') return this.#settle(this.#conclude(verdict, upstream, res, exchange), req, res, exchange.id)
+      const verdict = captureRedirect(location, exchange.publicUrl, this.#opener(exchange), exchange.capture)
+      const unstated = verdict.kind === 'not_a_response' ? this.#errorWithoutState(location, exchange) : verdict
+      if (unstated.kind !== 'not_a_response') return this.#settle(this.#conclude(unstated, upstream, res, exchange), req, res, exchange.id)
     }
     const { config, signingAlgs } = exchange.rt
     if (status === 200 && isDiscoveryPath(exchange.path)) {
@@ -345,7 +443,49 @@ export class Gateway {
     if (upstream.headers['content-length'] !== '0' && PAGE_CONTENT_TYPES.test(upstream.headers['content-type'] ?? 'text/html') && req.method !== 'HEAD' && status !== 204 && status !== 304) {
       return this.#settle(this.#inspectPage(upstream, res, exchange), req, res, exchange.id)
     }
-    this.#stream(upstream, res, exchange.id)
+    this.#stream(upstream, res, exchange.id, [], this.#binding(exchange))
+  }
+
+  #opener (exchange: Exchange): (sealed: string) => Flow {
+    return (sealed) => openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current())
+  }
+
+  /** The Set-Cookie that binds the flow this request started to the browser, if it started one. */
+  #binding (exchange: Exchange): string | undefined {
+    const sealed = exchange.trail.sealedHere
+    return sealed === undefined ? undefined : bindingCookie(sealed, exchange.secure, exchange.rt.config.state.ttlSeconds)
+  }
+
+  /**
+   * A redirect with an `error` and no `state` at all (some servers drop it from `prompt=none`
+   * errors) in a browser with flows bound to it: the error of the one bound flow whose redirect_uri
+   * it goes to, wrapped like any other. Two such flows cannot be told apart: that fails closed.
+   */
+  #errorWithoutState (location: string, exchange: Exchange): CaptureVerdict<Flow> {
+    if (!exchange.rt.config.state.bindToBrowser || !exchange.capture.onFlowPath || exchange.cookie === undefined || !location.includes('error=')) return { kind: 'not_a_response' }
+    let url: URL
+    try {
+      url = new URL(locationText(location), exchange.publicUrl)
+    } catch {
+      return { kind: 'not_a_response' }
+    }
+    const fragment = new URLSearchParams(url.hash.slice(1))
+    const where = url.searchParams.has('error') ? 'query' : fragment.has('error') ? 'fragment' : undefined
+    if (where === undefined || url.searchParams.has('state') || fragment.has('state')) return { kind: 'not_a_response' }
+    const candidates: Array<{ flow: Flow, sealed: string }> = []
+    for (const sealed of boundStates(exchange.cookie)) {
+      try {
+        const flow = this.#opener(exchange)(sealed)
+        if (endpointOfUri(flow.redirectUri) === endpointOfUri(url.href) && responseParametersOf({ url, where, sealedState: sealed }, flow.redirectUri) !== undefined) candidates.push({ flow, sealed })
+      } catch {
+        // A cookie whose flow expired or was sealed with a retired secret: not a candidate.
+      }
+    }
+    if (candidates.length === 0) return { kind: 'not_a_response' }
+    if (candidates.length > 1) return { kind: 'unreadable', reason: 'an error without state reached a redirect_uri that several sign-ins in this browser wait on' }
+    const { flow, sealed } = candidates[0]!
+    const all = [...url.searchParams, ...fragment]
+    return judgeSealedAnswer(flow, sealed, url, all, () => responseParametersOf({ url, where, sealedState: sealed }, flow.redirectUri), exchange.capture)
   }
 
   /** A step that finishes later: its failure becomes the request's error answer. */
@@ -354,8 +494,10 @@ export class Gateway {
   }
 
   /** Streams the legacy server's answer back untouched (less hop-by-hop headers). */
-  #stream (upstream: IncomingMessage, res: ServerResponse, id: string, alreadyRead: Buffer[] = []): void {
-    res.writeHead(upstream.statusCode!, upstream.statusMessage, answerHeaders(upstream, id))
+  #stream (upstream: IncomingMessage, res: ServerResponse, id: string, alreadyRead: Buffer[] = [], setCookie?: string): void {
+    const headers = answerHeaders(upstream, id)
+    if (setCookie !== undefined) headers['set-cookie'] = withCookie(headers['set-cookie'], setCookie)
+    res.writeHead(upstream.statusCode!, upstream.statusMessage, headers)
     for (const chunk of alreadyRead) res.write(chunk)
     upstream.on('close', () => { if (!upstream.complete) res.destroy() })
     upstream.pipe(res)
@@ -386,13 +528,18 @@ export class Gateway {
         ? `the identity server's answer uses content-encoding ${decoded.encoding}, which the gateway did not ask for and cannot read`
         : 'the identity server\'s answer cannot be decompressed')
     }
-    if (!decoded.text.includes(SEALED_STATE_PREFIX)) return this.#stream(upstream, res, exchange.id, body.chunks)
-    if (!body.complete || decoded.truncated) {
+    const whole = body.complete && !decoded.truncated
+    // A page too large to read whole may hold a flow's form past the limit: it fails closed when a
+    // flow can be in progress in this browser on the authorization flow (a flow is bound to it, or
+    // binding is off so the gateway cannot tell), and is passed on otherwise.
+    const flowMayBeHere = exchange.capture.onFlowPath && (!exchange.rt.config.state.bindToBrowser || exchange.trail.sealedHere !== undefined || boundStates(exchange.cookie).length > 0)
+    if (decoded.text.includes(SEALED_STATE_PREFIX) ? !whole : !whole && flowMayBeHere) {
       upstream.destroy()
-      throw new GatewayError('capture_too_large', `the identity server's answer to this sign-in is larger than ${limit} bytes and cannot be read`)
+      throw new GatewayError('capture_too_large', `the identity server's answer during this sign-in is larger than ${limit} bytes and cannot be read`)
     }
-    const verdict = captureFormPost(decoded.text, exchange.publicUrl, (sealed) => openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current()))
-    if (verdict.kind === 'not_a_response') return this.#stream(upstream, res, exchange.id, body.chunks)
+    if (!decoded.text.includes(SEALED_STATE_PREFIX)) return this.#stream(upstream, res, exchange.id, body.chunks, this.#binding(exchange))
+    const verdict = captureFormPost(decoded.text, exchange.publicUrl, this.#opener(exchange), exchange.capture)
+    if (verdict.kind === 'not_a_response') return this.#stream(upstream, res, exchange.id, body.chunks, this.#binding(exchange))
     return this.#conclude(verdict, upstream, res, exchange)
   }
 
@@ -402,7 +549,15 @@ export class Gateway {
       upstream.destroy()
       throw new GatewayError('capture_failed', `the identity server's answer to this sign-in cannot be read: ${verdict.reason}`)
     }
-    return this.#respond(res, exchange, verdict.flow, verdict.parameters, upstream)
+    // The flow must have been started in this browser: by this very request, or one that holds its cookie.
+    const { sealedState } = verdict
+    const bound = sealedState === exchange.trail.sealedHere || isBoundHere(exchange.cookie, sealedState, exchange.secure)
+    if (exchange.rt.config.state.bindToBrowser && !bound) {
+      upstream.destroy()
+      throw new GatewayError('flow_not_bound', 'this sign-in was started in another browser, or this browser lost its cookie; start again from the application')
+    }
+    const clearing = sealedState === exchange.trail.sealedHere || !bound ? undefined : clearingCookie(sealedState, exchange.secure)
+    return this.#respond(res, exchange, verdict.flow, verdict.parameters, upstream, clearing)
   }
 
 
@@ -430,7 +585,7 @@ export class Gateway {
    * The capture's end: the JARM response for the flow, carried in the mode the client asked for.
    * `upstream` is the legacy server's answer it was captured from (absent for the gateway's own refusals).
    */
-  async #respond (res: ServerResponse, exchange: Exchange, flow: Flow, parameters: ParameterList, upstream?: IncomingMessage): Promise<void> {
+  async #respond (res: ServerResponse, exchange: Exchange, flow: Flow, parameters: ParameterList, upstream?: IncomingMessage, setCookie?: string): Promise<void> {
     upstream?.resume()
     const { tokens, config } = exchange.rt
     const jwt = await tokens.createResponse({ issuer: exchange.metadata.issuer, clientId: flow.clientId, state: flow.state, parameters })
@@ -443,7 +598,8 @@ export class Gateway {
     exchange.trail.jarm = { event: 'jarm.response', fields: { ...exchange.trail.jarm?.fields, clientId: flow.clientId, mode: flow.mode, alg, enc: encryption === undefined ? undefined : `${encryption.alg} ${encryption.enc}`, outcome, error } }
     const delivery = deliver(flow.mode, flow.redirectUri, jwt)
     // The legacy server's session cookies ride on the answer it gave; they must reach the browser.
-    this.#send(res, exchange.id, delivery, upstream?.headers['set-cookie'])
+    const cookies = upstream?.headers['set-cookie']
+    this.#send(res, exchange.id, delivery, setCookie === undefined ? cookies : withCookie(cookies, setCookie))
   }
 
   #send (res: ServerResponse, id: string, delivery: Delivery, cookies?: string[]): void {

@@ -4,8 +4,9 @@
  * from the sealer it is handed.
  */
 import { GatewayError } from '../errors.js'
-import type { Flow, FlowStateSealer } from '../flow-state/sealed-state.js'
-import { singleValued, type ParameterList } from './parameters.js'
+import { isSealedState, type Flow, type FlowStateSealer } from '../flow-state/sealed-state.js'
+import { RESPONSE_PARAMETER_NAMES } from '../capture/response-parameters.js'
+import { parseParameters, singleValued, type ParameterList } from './parameters.js'
 import { carriesRequestObject, refuseJwtModeInRequestObject, type JwtModeInRequestObject } from './request-object.js'
 import {
   chooseUpstreamMode, isJarmResponseMode, resolveJarmMode, responseTypeCarriesTokens,
@@ -22,11 +23,16 @@ export interface AuthorizationRequestPolicy {
   readonly allowsClient?: (clientId: string) => boolean
   /** The redirect URIs the gateway's config vouches for, for a client that lists them. */
   readonly redirectUrisFor?: (clientId: string) => readonly string[] | undefined
+  /**
+   * The longest sealed state the flow may have: it also travels in the cookie that binds the flow
+   * to the browser (src/flow-state/browser-binding.ts), and browsers drop cookies over 4 KiB.
+   */
+  readonly maxSealedStateLength?: number
 }
 
 export type AuthorizationRequestPlan =
   | { readonly kind: 'passthrough' }
-  | { readonly kind: 'jarm', readonly flow: Flow, readonly upstreamMode: PlainResponseMode, readonly parameters: ParameterList }
+  | { readonly kind: 'jarm', readonly flow: Flow, readonly upstreamMode: PlainResponseMode, readonly parameters: ParameterList, readonly sealedState: string }
   /** Refused, but to a redirect_uri the config vouches for: the refusal goes to the client as a JARM error. */
   | { readonly kind: 'refuse', readonly flow: Flow, readonly error: GatewayError }
 
@@ -41,6 +47,20 @@ function required (parameters: ReadonlyMap<string, string>, name: string): strin
 /** True when any `response_mode` value, even a repeated one, names a JWT mode this gateway offers. */
 function asksForJarm (parameters: ParameterList, offered: ReadonlySet<JarmResponseMode>): boolean {
   return parameters.some(([name, value]) => name === 'response_mode' && isJarmResponseMode(value) && offered.has(value))
+}
+
+/**
+ * Rules on a redirect_uri beyond being absolute printable ASCII: no fragment (RFC 6749 §3.1.2), and
+ * no query parameter of its own that an authorization response also uses (`state`, `code`,
+ * `response`, ...): the response parameters are added to that query, and the client could not
+ * tell its own from the response's (two `response` or `state` values, or a plain one beside the JWT).
+ */
+function checkRedirectUri (redirectUri: string): void {
+  if (redirectUri.includes('#')) throw new GatewayError('invalid_parameter', 'parameter redirect_uri must not have a fragment (RFC 6749 §3.1.2)')
+  const query = redirectUri.indexOf('?')
+  if (query === -1) return
+  const clash = parseParameters(redirectUri.slice(query + 1)).find(([name]) => RESPONSE_PARAMETER_NAMES.has(name))
+  if (clash !== undefined) throw new GatewayError('invalid_parameter', `parameter redirect_uri must not have a query parameter named ${clash[0]}: authorization responses use that name`)
 }
 
 export function planAuthorizationRequest (
@@ -83,6 +103,13 @@ export function planAuthorizationRequest (
   if (!URL.canParse(redirectUri) || !/^[\x21-\x7e]+$/.test(redirectUri)) {
     throw new GatewayError('invalid_parameter', 'parameter redirect_uri must be an absolute URL of printable ASCII characters (percent-encode the rest)')
   }
+  checkRedirectUri(redirectUri)
+  const registered = policy.redirectUrisFor?.(clientId) ?? []
+  // Where the config lists the client's redirect URIs, a flow is sealed only for one of them, byte
+  // for byte (RFC 9700 §4.1.3), before the legacy server has had a chance to judge it.
+  if (registered.length > 0 && !registered.includes(redirectUri)) {
+    throw new GatewayError('redirect_uri_not_allowed', `redirect_uri is not one of the redirect_uris configured for client ${clientId}`)
+  }
   const mode = resolveJarmMode(single.get('response_mode') as JarmResponseMode, responseType)
   if (mode === 'query.jwt' && responseTypeCarriesTokens(responseType) && !policy.isEncryptedFor(clientId)) {
     const error = new GatewayError('response_mode_not_allowed', `response_mode query.jwt cannot carry the tokens of response_type ${responseType} unless the response is encrypted; use fragment.jwt or form_post.jwt`)
@@ -95,11 +122,53 @@ export function planAuthorizationRequest (
   const flow: Flow = { mode, clientId, redirectUri, responseType, state: single.get('state') }
   const upstreamMode = chooseUpstreamMode(responseType, policy.upstreamModePreference)
   const sealedState = sealer.seal(flow)
+  if (policy.maxSealedStateLength !== undefined && sealedState.length > policy.maxSealedStateLength) {
+    throw new GatewayError('invalid_parameter', `state, client_id and redirect_uri are too long together: the sealed flow must fit in a browser cookie (${policy.maxSealedStateLength} characters); shorten state`)
+  }
   const rewritten: Array<readonly [string, string]> = []
   for (const [name, value] of parameters) {
     if (name === 'response_mode') rewritten.push([name, upstreamMode])
     else if (name !== 'state') rewritten.push([name, value])
   }
   rewritten.push(['state', sealedState])
-  return { kind: 'jarm', flow, upstreamMode, parameters: rewritten }
+  return { kind: 'jarm', flow, upstreamMode, parameters: rewritten, sealedState }
+}
+
+/**
+ * A POST to the authorization endpoint whose body is the gateway's own rewrite (a plain mode and a
+ * sealed state that opens) and whose query is the client's original request for that very flow: a
+ * legacy consent or login form that posts back to the URL the browser shows (`action="#"`) with the
+ * parameters it received as hidden fields. Recognised only when the query's client_id,
+ * redirect_uri, response_type and state are the sealed flow's, its response_mode resolves to the
+ * flow's mode, and every other parameter in both has the same single value. Returns the query to
+ * send on, the client's mode and state replaced by the body's, so the legacy server reads one
+ * request; undefined for any other mix, which the plan then refuses (duplicate_parameter).
+ */
+export function planResumedRequest (query: ParameterList, body: ParameterList, open: (sealed: string) => Flow): ParameterList | undefined {
+  if (query.length === 0 || body.length === 0) return undefined
+  let bodyValues: ReadonlyMap<string, string>
+  let queryValues: ReadonlyMap<string, string>
+  try {
+    bodyValues = singleValued(body)
+    queryValues = singleValued(query)
+  } catch {
+    return undefined
+  }
+  const sealed = bodyValues.get('state')
+  const bodyMode = bodyValues.get('response_mode')
+  if (!isSealedState(sealed) || bodyMode === undefined || isJarmResponseMode(bodyMode)) return undefined
+  let flow: Flow
+  try {
+    flow = open(sealed)
+  } catch {
+    return undefined
+  }
+  const queryMode = queryValues.get('response_mode')
+  if (queryValues.get('client_id') !== flow.clientId || queryValues.get('redirect_uri') !== flow.redirectUri ||
+    queryValues.get('response_type') !== flow.responseType || queryValues.get('state') !== flow.state ||
+    queryMode === undefined || !isJarmResponseMode(queryMode) || resolveJarmMode(queryMode, flow.responseType) !== flow.mode) return undefined
+  for (const [name, value] of queryValues) {
+    if (name !== 'state' && name !== 'response_mode' && bodyValues.has(name) && bodyValues.get(name) !== value) return undefined
+  }
+  return query.map(([name, value]) => name === 'state' ? [name, sealed] as const : name === 'response_mode' ? [name, bodyMode] as const : [name, value] as const)
 }

@@ -6,7 +6,7 @@
 import { HTMLElement, parse } from 'node-html-parser'
 import type { ParameterList } from '../authorization-request/parameters.js'
 import { isSealedState, SEALED_STATE_PREFIX } from '../flow-state/sealed-state.js'
-import { actionTarget, captureRedirect, type CaptureVerdict } from './redirect-capture.js'
+import { actionTarget, captureRedirect, judgeSealedAnswer, matchesRedirectUri, type CaptureContext, type CapturedFlow, type CaptureVerdict } from './redirect-capture.js'
 
 export interface SealedForm {
   /** The form's action, entities decoded, as written (possibly relative). */
@@ -96,17 +96,25 @@ function endpointText (redirectUri: string): string {
  * redirect_uri (a `location.replace(...)` redirect). Left alone otherwise: a login page that carries
  * the state in its own form, or shows it as text (oidc-provider's development pages do).
  */
-export function captureFormPost<F extends { readonly redirectUri: string }> (html: string, base: string, open: (sealed: string) => F): CaptureVerdict<F> {
+export function captureFormPost<F extends CapturedFlow> (html: string, base: string, open: (sealed: string) => F, context: CaptureContext): CaptureVerdict<F> {
   const root = parse(html, PARSE_OPTIONS)
   const forms = sealedFormsOf(root)
   for (const form of forms) {
     const flow = open(form.sealedState)
-    const target = actionTarget(form.action, base, flow.redirectUri)
-    if (target === 'redirect_uri') return { kind: 'capture', flow, parameters: form.parameters }
-    if (target === 'endpoint') return { kind: 'unreadable', reason: 'the form posts to the redirect_uri without its own query' }
+    // HTML §4.10.21.3: a form without an action posts to the page's own URL.
+    let target: URL
+    try {
+      target = new URL(form.action === '' ? base : form.action, base)
+    } catch {
+      // A browser does not submit a form whose action does not parse.
+      continue
+    }
+    const verdict = judgeSealedAnswer(flow, form.sealedState, target, form.parameters,
+      () => matchesRedirectUri(form.action, base, flow.redirectUri) ? form.parameters : undefined, context)
+    if (verdict.kind !== 'not_a_response') return verdict
   }
   for (const target of refreshTargets(root)) {
-    const verdict = captureRedirect(target, base, open)
+    const verdict = captureRedirect(target, base, open, context)
     if (verdict.kind !== 'not_a_response') return verdict
   }
   const inForms = new Set(forms.map((form) => form.sealedState))

@@ -4,6 +4,27 @@
  */
 import type { ParameterList } from '../authorization-request/parameters.js'
 import { isSealedState } from '../flow-state/sealed-state.js'
+import { carriesCredential, checkResponseParameters } from './response-parameters.js'
+
+/** What a capture needs to know of the request the answer came to, besides the flow. */
+export interface CaptureContext {
+  /**
+   * The gateway's own public origins: an answer that goes there is a step of the legacy server's
+   * own (a login page that echoes the state), passed on, never signed.
+   */
+  readonly publicOrigins: ReadonlySet<string>
+  /**
+   * False for an answer to a request on an endpoint that is not part of the authorization flow
+   * (logout, token, userinfo, ...: the ones the discovery document names): what it sends is never
+   * an authorization response, whatever state it carries.
+   */
+  readonly onFlowPath: boolean
+  /** Response parameter names the operator allows beyond the standard ones (`extra_response_parameters`). */
+  readonly extraResponseParameters: ReadonlySet<string>
+}
+
+/** The flow as the capture needs it. */
+export interface CapturedFlow { readonly redirectUri: string, readonly responseType: string }
 
 export interface SealedRedirect {
   readonly url: URL
@@ -31,9 +52,26 @@ export function findSealedRedirect (location: string, requestUrl: string): Seale
   return undefined
 }
 
-/** Same origin and path, and every parameter of the redirect_uri's own query present. */
+/**
+ * A URL without its query and fragment, as the WHATWG URL standard serialises it: scheme, userinfo,
+ * host, port and path, which is what a browser navigates to. For a custom scheme
+ * (`com.example.app:/cb`) this is the string itself; `URL.origin` is the opaque `"null"` for every
+ * such scheme and must never be compared.
+ */
+export function endpointOf (url: URL): string {
+  const href = url.href
+  const hash = href.indexOf('#')
+  const withoutHash = hash === -1 ? href : href.slice(0, hash)
+  const query = withoutHash.indexOf('?')
+  return query === -1 ? withoutHash : withoutHash.slice(0, query)
+}
+
+/**
+ * The same endpoint: scheme, userinfo, host, port and path equal (RFC 9700 §4.1.3: exact
+ * comparison). The query is compared apart, since the response parameters are added to it.
+ */
 export function sameEndpoint (candidate: URL, redirectUri: URL): boolean {
-  return candidate.origin === redirectUri.origin && candidate.pathname === redirectUri.pathname
+  return endpointOf(candidate) === endpointOf(redirectUri)
 }
 
 /** `from` less one occurrence of each pair in `own`, or undefined when one of `own` is missing. */
@@ -82,7 +120,7 @@ export function matchesRedirectUri (action: string, base: string, redirectUri: s
  * passing it on would hand a plain response to a client that asked for a signed one.
  */
 export type CaptureVerdict<F> =
-  | { readonly kind: 'capture', readonly flow: F, readonly parameters: ParameterList }
+  | { readonly kind: 'capture', readonly flow: F, readonly parameters: ParameterList, readonly sealedState: string }
   | { readonly kind: 'not_a_response' }
   | { readonly kind: 'unreadable', readonly reason: string }
 
@@ -99,19 +137,40 @@ export function locationText (header: string): string {
 }
 
 /**
- * A 3xx Location: captured when it carries a sealed flow and goes to that flow's redirect_uri;
- * unreadable when it goes to the redirect_uri's endpoint but its parameters do not fit (the
- * redirect_uri's own query missing, a fragment response with extra query parameters); left alone
- * when it goes anywhere else (a login page that echoes the state, say).
+ * The verdict on an answer that carries a flow's sealed state, going to `target` with `all` its
+ * parameters (`read` gives the response parameters once the target is known to be the
+ * redirect_uri). Captured: an answer to a request on the authorization flow, going to the flow's
+ * exact redirect_uri, with its own query kept, that is an authorization response of the flow's
+ * response_type. Passed on: an answer going to the gateway's own origin (a login page), or one
+ * elsewhere that hands over no credential. Failing closed (`unreadable`): everything else, above
+ * all a credential sent anywhere but the redirect_uri: the client asked for a signed response, and
+ * a plain code must not travel.
  */
-export function captureRedirect<F extends { readonly redirectUri: string }> (location: string, base: string, open: (sealed: string) => F): CaptureVerdict<F> {
+export function judgeSealedAnswer<F extends CapturedFlow> (flow: F, sealedState: string, target: URL, all: ParameterList, read: () => ParameterList | undefined, context: CaptureContext): CaptureVerdict<F> {
+  if (context.onFlowPath && sameEndpoint(target, new URL(flow.redirectUri))) {
+    const parameters = read()
+    if (parameters === undefined) return { kind: 'unreadable', reason: 'the answer to the redirect_uri does not keep its own query, or mixes query and fragment parameters' }
+    const check = checkResponseParameters(flow.responseType, parameters, context.extraResponseParameters)
+    if (!check.ok) return { kind: 'unreadable', reason: check.reason }
+    return { kind: 'capture', flow, parameters, sealedState }
+  }
+  if (context.publicOrigins.has(target.origin)) return { kind: 'not_a_response' }
+  if (carriesCredential(all)) {
+    return { kind: 'unreadable', reason: context.onFlowPath ? 'the answer sends a credential of this sign-in to an address that is not its redirect_uri' : 'an endpoint outside the authorization flow answered with a credential of this sign-in' }
+  }
+  return { kind: 'not_a_response' }
+}
+
+/**
+ * A 3xx Location that carries a sealed flow, judged by judgeSealedAnswer. A relative Location is
+ * resolved against `base`, the gateway's public origin and the request's path.
+ */
+export function captureRedirect<F extends CapturedFlow> (location: string, base: string, open: (sealed: string) => F, context: CaptureContext): CaptureVerdict<F> {
   const redirect = findSealedRedirect(locationText(location), base)
   if (redirect === undefined) return { kind: 'not_a_response' }
   const flow = open(redirect.sealedState)
-  if (!sameEndpoint(redirect.url, new URL(flow.redirectUri))) return { kind: 'not_a_response' }
-  const parameters = responseParametersOf(redirect, flow.redirectUri)
-  if (parameters === undefined) return { kind: 'unreadable', reason: 'the redirect to the redirect_uri does not keep its own query, or mixes query and fragment parameters' }
-  return { kind: 'capture', flow, parameters }
+  const all = [...redirect.url.searchParams, ...new URLSearchParams(redirect.url.hash.slice(1))]
+  return judgeSealedAnswer(flow, redirect.sealedState, redirect.url, all, () => responseParametersOf(redirect, flow.redirectUri), context)
 }
 
 /** Where a form action (relative ones resolved against `base`) goes, compared with the flow's redirect_uri. */

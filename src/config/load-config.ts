@@ -45,7 +45,10 @@ export interface GatewayConfig {
   readonly unlistedClients: UnlistedClientPolicy
   readonly responseTtlSeconds: number
   readonly responseModes: ReadonlySet<JarmResponseMode>
-  readonly state: { readonly secrets: readonly string[], readonly ttlSeconds: number, readonly ephemeral: boolean }
+  readonly state: { readonly secrets: readonly string[], readonly ttlSeconds: number, readonly ephemeral: boolean, readonly bindToBrowser: boolean }
+  /** Origins clients reach the gateway under, besides the issuer's (normalised: `URL.origin`). */
+  readonly publicOrigins: readonly string[]
+  readonly extraResponseParameters: ReadonlySet<string>
   readonly limits: { readonly authorizationRequestBytes: number, readonly capturedPageBytes: number, readonly metadataBytes: number }
   readonly trustForwardedHeaders: boolean
   readonly observability: ObservabilityConfig
@@ -86,7 +89,9 @@ interface RawConfig {
   client_jwks_uri: { timeout_ms: number, max_bytes: number, cache_seconds: number, min_refetch_seconds: number }
   response_ttl_seconds: number
   response_modes: JarmResponseMode[]
-  state: { secrets?: string[], ttl_seconds: number }
+  state: { secrets?: string[], ttl_seconds: number, bind_to_browser: boolean }
+  public_origins: string[]
+  extra_response_parameters: string[]
   limits: { authorization_request_bytes: number, captured_page_bytes: number, metadata_bytes: number }
   trust_forwarded_headers: boolean
   observability: { health_path: string, ready_path: string, metrics_path: string, admin_port?: number, admin_host?: string, ready_timeout_ms: number }
@@ -202,6 +207,8 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
     warnings.push('no "state.secrets" configured: flows are sealed with a secret made at start-up, so flows in progress fail after a restart and cannot be finished by another replica.')
   }
 
+  raw.public_origins.forEach((origin, i) => { if (!URL.canParse(origin)) problems.push(`public_origins[${i}]: is not a URL origin`) })
+
   if (problems.length > 0) throw new ConfigError(problems)
 
   return Object.freeze({
@@ -220,7 +227,9 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
     unlistedClients: raw.unlisted_clients,
     responseTtlSeconds: raw.response_ttl_seconds,
     responseModes: new Set(raw.response_modes),
-    state: Object.freeze({ secrets: Object.freeze([...secrets]), ttlSeconds: raw.state.ttl_seconds, ephemeral: ephemeralSecret }),
+    state: Object.freeze({ secrets: Object.freeze([...secrets]), ttlSeconds: raw.state.ttl_seconds, ephemeral: ephemeralSecret, bindToBrowser: raw.state.bind_to_browser }),
+    publicOrigins: Object.freeze(raw.public_origins.map((origin) => new URL(origin).origin)),
+    extraResponseParameters: new Set(raw.extra_response_parameters),
     limits: Object.freeze({
       authorizationRequestBytes: raw.limits.authorization_request_bytes,
       capturedPageBytes: raw.limits.captured_page_bytes,

@@ -16,9 +16,26 @@ export interface UpstreamMetadata {
   readonly jwksPath: string | undefined
   /** RFC 9126 §5: where clients push authorization requests, when the legacy server has PAR. */
   readonly pushedAuthorizationRequestPath?: string | undefined
+  /**
+   * Paths of the endpoints the discovery document names that are not the authorization flow
+   * (token, userinfo, logout, ...): what they answer is never an authorization response.
+   */
+  readonly nonFlowPaths: readonly string[]
   /** Set when a configured issuer differs from the one the legacy server publishes. */
   readonly issuerMismatch: string | undefined
 }
+
+/**
+ * Discovery fields of endpoints outside the authorization flow (OpenID Connect Discovery §3,
+ * RFC 8414 §2, RP-Initiated Logout §2.1, Session Management §3.3, RFC 7009, RFC 7662, RFC 7591,
+ * RFC 8628, RFC 9126, CIBA §4). The authorization endpoint and the pages of the legacy server's
+ * own (login, consent) are the flow.
+ */
+const NON_FLOW_ENDPOINTS = [
+  'token_endpoint', 'userinfo_endpoint', 'end_session_endpoint', 'revocation_endpoint', 'introspection_endpoint',
+  'registration_endpoint', 'pushed_authorization_request_endpoint', 'device_authorization_endpoint',
+  'backchannel_authentication_endpoint', 'check_session_iframe', 'jwks_uri',
+]
 
 export interface MetadataSource {
   readonly upstreamUrl: string
@@ -57,6 +74,7 @@ export function readMetadata (document: Record<string, unknown>, source: Metadat
     authorizationEndpointPath,
     jwksPath: pathOf(document['jwks_uri']),
     pushedAuthorizationRequestPath: pathOf(document['pushed_authorization_request_endpoint']),
+    nonFlowPaths: NON_FLOW_ENDPOINTS.map((name) => pathOf(document[name])).filter((path): path is string => path !== undefined && path !== authorizationEndpointPath),
     issuerMismatch: issuer !== published ? `the configured issuer ${issuer} differs from the legacy server's ${published}` : undefined,
   }
 }

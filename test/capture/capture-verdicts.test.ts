@@ -14,13 +14,15 @@ const REDIRECT = 'https://client.example.org/cb?tenant=t'
 const sealed = sealer.seal({ mode: 'form_post.jwt', clientId: 'app1', redirectUri: REDIRECT, responseType: 'code', state: 's' })
 const open = (value: string): Flow => sealer.open(value)
 const BASE = 'https://id.example.com/authorize?x=1'
+/** An answer on the authorization flow of a gateway at id.example.com. */
+const CONTEXT = { publicOrigins: new Set(['https://id.example.com']), onFlowPath: true, extraResponseParameters: new Set<string>() }
 
 t.test('redirects', async (t) => {
   t.equal(findSealedRedirect(`http://[broken/cb?state=${sealed}`, BASE), undefined, 'an unparseable Location is not a response')
-  t.same(captureRedirect(`http://[broken/cb?state=${sealed}`, BASE, open), { kind: 'not_a_response' })
+  t.same(captureRedirect(`http://[broken/cb?state=${sealed}`, BASE, open, CONTEXT), { kind: 'not_a_response' })
   const redirect = findSealedRedirect(`https://elsewhere.example/cb?state=${sealed}`, BASE)!
   t.equal(responseParametersOf(redirect, REDIRECT), undefined, 'another endpoint yields no parameters')
-  const verdict = captureRedirect(`${REDIRECT}&code=c&state=${sealed}`, BASE, open)
+  const verdict = captureRedirect(`${REDIRECT}&code=c&state=${sealed}`, BASE, open, CONTEXT)
   t.equal(verdict.kind, 'capture')
   t.same(verdict.kind === 'capture' ? verdict.parameters : [], [['code', 'c'], ['state', sealed]])
 })
@@ -47,32 +49,32 @@ t.test('form_post pages', async (t) => {
     { action: '/x', parameters: [['state', sealed], ['code', 'a&b']], sealedState: sealed },
   ], 'only forms carrying a sealed state, entities decoded, any tag case')
   const formWithoutAction = `<form method="post"><input type="hidden" name="state" value="${sealed}"></form>`
-  t.same(captureFormPost(formWithoutAction, BASE, open), { kind: 'not_a_response' }, 'a form without action posts back to the page, not to the client')
+  t.same(captureFormPost(formWithoutAction, BASE, open, CONTEXT), { kind: 'not_a_response' }, 'a form without action posts back to the page, not to the client')
   const strayWithActionlessForm = `<form method="get"><select name="lang"></select></form><p>${sealed}</p>`
-  t.same(captureFormPost(strayWithActionlessForm, BASE, open), { kind: 'not_a_response' })
+  t.same(captureFormPost(strayWithActionlessForm, BASE, open, CONTEXT), { kind: 'not_a_response' })
   const strayThatDoesNotOpen = `<form action="${REDIRECT}"></form><p>jg1.AAAAAAAA</p>`
-  t.same(captureFormPost(strayThatDoesNotOpen, BASE, open), { kind: 'not_a_response' }, 'a token that does not open is not a flow')
+  t.same(captureFormPost(strayThatDoesNotOpen, BASE, open, CONTEXT), { kind: 'not_a_response' }, 'a token that does not open is not a flow')
   const strayToClient = `<form action="https://client.example.org/cb?tenant=t"></form><script>var s = '${sealed}'</script>`
-  t.equal(captureFormPost(strayToClient, BASE, open).kind, 'unreadable')
+  t.equal(captureFormPost(strayToClient, BASE, open, CONTEXT).kind, 'unreadable')
   const strayNoForm = `<p>${sealed}</p>`
-  t.same(captureFormPost(strayNoForm, BASE, open), { kind: 'not_a_response' })
+  t.same(captureFormPost(strayNoForm, BASE, open, CONTEXT), { kind: 'not_a_response' })
 })
 
 t.test('meta refresh and scripts', async (t) => {
   const refresh = (content: string): string => `<meta http-equiv="refresh" content="${content}"><p>${sealed}</p>`
-  t.same(captureFormPost(refresh('5'), BASE, open), { kind: 'not_a_response' }, 'a refresh without a URL')
-  t.same(captureFormPost(refresh('0; url='), BASE, open), { kind: 'not_a_response' }, 'an empty URL')
-  t.same(captureFormPost(`<meta http-equiv="refresh"><meta charset="utf-8"><p>${sealed}</p>`, BASE, open), { kind: 'not_a_response' }, 'no content, or not a refresh')
-  t.same(captureFormPost(refresh(`0; url=/login?state=${sealed}`), BASE, open), { kind: 'not_a_response' }, 'a refresh to a login page')
-  const toClient = captureFormPost(refresh(`0,&quot;https://client.example.org/cb?tenant=t&amp;code=c&amp;state=${sealed}&quot;`), BASE, open)
+  t.same(captureFormPost(refresh('5'), BASE, open, CONTEXT), { kind: 'not_a_response' }, 'a refresh without a URL')
+  t.same(captureFormPost(refresh('0; url='), BASE, open, CONTEXT), { kind: 'not_a_response' }, 'an empty URL')
+  t.same(captureFormPost(`<meta http-equiv="refresh"><meta charset="utf-8"><p>${sealed}</p>`, BASE, open, CONTEXT), { kind: 'not_a_response' }, 'no content, or not a refresh')
+  t.same(captureFormPost(refresh(`0; url=/login?state=${sealed}`), BASE, open, CONTEXT), { kind: 'not_a_response' }, 'a refresh to a login page')
+  const toClient = captureFormPost(refresh(`0,&quot;https://client.example.org/cb?tenant=t&amp;code=c&amp;state=${sealed}&quot;`), BASE, open, CONTEXT)
   t.equal(toClient.kind, 'capture', 'a comma, double quotes, no url=')
-  t.equal(captureFormPost(refresh(`0; URL=https://client.example.org/cb?code=c&amp;state=${sealed}`), BASE, open).kind, 'unreadable', 'a refresh to the endpoint without its own query')
-  t.same(captureFormPost(`<script>analytics('${sealed}')</script>`, BASE, open), { kind: 'not_a_response' }, 'a script with the state but not the redirect_uri')
+  t.equal(captureFormPost(refresh(`0; URL=https://client.example.org/cb?code=c&amp;state=${sealed}`), BASE, open, CONTEXT).kind, 'unreadable', 'a refresh to the endpoint without its own query')
+  t.same(captureFormPost(`<script>analytics('${sealed}')</script>`, BASE, open, CONTEXT), { kind: 'not_a_response' }, 'a script with the state but not the redirect_uri')
   const inFormAndScript = `<form action="/login"><input name="state" value="${sealed}"></form><script>go('https:\\/\\/client.example.org\\/cb', '${sealed}')</script>`
-  t.same(captureFormPost(inFormAndScript, BASE, open), { kind: 'not_a_response' }, 'a token that is in a login form is not stray')
+  t.same(captureFormPost(inFormAndScript, BASE, open, CONTEXT), { kind: 'not_a_response' }, 'a token that is in a login form is not stray')
   const stray = `<p>${sealed}</p><script>go('https:\\/\\/client.example.org\\/cb', 'jg1.AAAA')</script>`
-  t.same(captureFormPost(stray, BASE, open), { kind: 'not_a_response' }, 'a script token that does not open')
-  t.equal(captureFormPost(`<script>location.replace("https:\\/\\/client.example.org\\/cb#state=${sealed}")</script>`, BASE, open).kind, 'unreadable', 'escaped slashes are read')
+  t.same(captureFormPost(stray, BASE, open, CONTEXT), { kind: 'not_a_response' }, 'a script token that does not open')
+  t.equal(captureFormPost(`<script>location.replace("https:\\/\\/client.example.org\\/cb#state=${sealed}")</script>`, BASE, open, CONTEXT).kind, 'unreadable', 'escaped slashes are read')
 })
 
 t.test('decoding for inspection', async (t) => {

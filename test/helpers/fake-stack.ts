@@ -88,7 +88,7 @@ export async function startLegacyFake (issuer: string): Promise<LegacyFake> {
       if (scripted.script !== undefined && await scripted.script(req, res, url)) return
       if (url.pathname === '/.well-known/openid-configuration') {
         res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, response_modes_supported: ['query', 'fragment', 'form_post'] }))
+        res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, end_session_endpoint: `${issuer}/session/end`, response_modes_supported: ['query', 'fragment', 'form_post'] }))
         return
       }
       if (url.pathname === '/jwks') {
@@ -214,7 +214,9 @@ export async function runFlow (gatewayUrl: string, options: FlowOptions, fetchIm
     : await fetchImpl(`${gatewayUrl}/auth?${parameters}`, { redirect: 'manual' })
   await first.arrayBuffer()
   if (first.status !== 303) throw new Error(`authorization request answered ${first.status}`)
-  const second = await fetchImpl(new URL(first.headers.get('location')!, gatewayUrl), { redirect: 'manual' })
+  // The browser keeps the cookie that binds the flow to it, and sends it on.
+  const cookie = first.headers.getSetCookie().map((value) => value.split(';')[0]!).join('; ')
+  const second = await fetchImpl(new URL(first.headers.get('location')!, gatewayUrl), { redirect: 'manual', headers: cookie === '' ? {} : { cookie } })
   const body = await second.text()
   if (second.status === 303) {
     const location = new URL(second.headers.get('location')!)
