@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
 import { matchesEndpointPath } from './authorization-request/endpoint-path.js'
-import { planAuthorizationRequest, planResumedRequest, type AuthorizationRequestPolicy } from './authorization-request/plan-authorization-request.js'
+import { planAuthorizationRequest, planResumedRequest, type AuthorizationRequestPolicy, type RequestChannel } from './authorization-request/plan-authorization-request.js'
 import { captureFormPost } from './capture/form-post-capture.js'
 import { captureRedirect, endpointOf, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
 import { signingAlgorithms, type GatewayConfig } from './config/load-config.js'
@@ -331,7 +331,7 @@ export class Gateway {
   }
 
   async #authorizationRequest (exchange: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const rewrite = await this.#rewriteAuthorizationRequest(req, exchange)
+    const rewrite = await this.#rewriteAuthorizationRequest(req, exchange, 'front')
     if ('refusal' in rewrite) return this.#refuse(res, exchange, rewrite.refusal.flow, rewrite.refusal.error)
     this.#forward(exchange.rt, req, res, exchange.id, rewrite.body, (upstream) => this.#answer(upstream, req, res, exchange))
   }
@@ -342,7 +342,7 @@ export class Gateway {
    * The PAR endpoint is a back-channel API: its errors are JSON, never a redirect.
    */
   async #pushedAuthorizationRequest (exchange: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const rewrite = await this.#rewriteAuthorizationRequest(req, exchange)
+    const rewrite = await this.#rewriteAuthorizationRequest(req, exchange, 'pushed')
     if ('refusal' in rewrite) throw rewrite.refusal.error
     this.#forward(exchange.rt, req, res, exchange.id, rewrite.body, (upstream) => this.#answer(upstream, req, res, exchange))
   }
@@ -372,7 +372,7 @@ export class Gateway {
    * server reads exactly the parameters the gateway checked. Returns the body to send, if any, or a
    * refusal that goes to the client's (vouched for) redirect_uri.
    */
-  async #rewriteAuthorizationRequest (req: IncomingMessage, exchange: Exchange): Promise<Rewrite> {
+  async #rewriteAuthorizationRequest (req: IncomingMessage, exchange: Exchange, channel: RequestChannel): Promise<Rewrite> {
     const { config, policy, sealer } = exchange.rt
     const queryParameters = parseParameters(queryOf(exchange.publicUrl))
     let bodyParameters: ParameterList = []
@@ -381,7 +381,7 @@ export class Gateway {
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
       if (contentType !== FORM_CONTENT_TYPE) {
         // The body cannot be read as parameters; a query that needs the gateway must not pass unread.
-        if (planAuthorizationRequest(queryParameters, policy, sealer).kind === 'passthrough') return { body: undefined }
+        if (planAuthorizationRequest(queryParameters, policy, sealer, channel).kind === 'passthrough') return { body: undefined }
         throw new GatewayError('unsupported_media_type', `an authorization request with a JWT response mode must be sent as ${FORM_CONTENT_TYPE}`)
       }
       const read = await readBounded(req, config.limits.authorizationRequestBytes).catch((cause: unknown) => {
@@ -391,18 +391,18 @@ export class Gateway {
       originalBody = Buffer.concat(read.chunks)
       bodyParameters = parseParameters(originalBody.toString('utf8'))
     }
-    const resumed = req.method === 'POST' ? planResumedRequest(queryParameters, bodyParameters, (sealed) => openFlow(sealed, sealer, this.#retiredSealers.current())) : undefined
+    const resumed = req.method === 'POST' && channel === 'front' ? planResumedRequest(queryParameters, bodyParameters, (sealed) => openFlow(sealed, sealer, this.#retiredSealers.current())) : undefined
     if (resumed !== undefined) {
       // The legacy server's own page posted the gateway's rewrite back with the client's query still
       // in the URL: the query is made to say what the body says, and the body goes on as it came.
       req.url = `${exchange.path}?${encodeParameters(resumed)}`
       return { body: originalBody }
     }
-    const plan = planAuthorizationRequest([...queryParameters, ...bodyParameters], policy, sealer)
+    const plan = planAuthorizationRequest([...queryParameters, ...bodyParameters], policy, sealer, channel)
     if (plan.kind === 'passthrough') return { body: originalBody }
     if (plan.kind === 'refuse') return { refusal: plan }
     exchange.trail.jarm = { event: 'jarm.request', fields: { clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode } }
-    if (config.state.bindToBrowser) exchange.trail.sealedHere = plan.sealedState
+    if (config.state.bindToBrowser && channel === 'front') exchange.trail.sealedHere = plan.sealedState
     if (req.method !== 'POST') {
       req.url = `${exchange.path}?${encodeParameters(plan.parameters)}`
       return { body: undefined }
@@ -552,7 +552,7 @@ export class Gateway {
     // The flow must have been started in this browser: by this very request, or one that holds its cookie.
     const { sealedState } = verdict
     const bound = sealedState === exchange.trail.sealedHere || isBoundHere(exchange.cookie, sealedState, exchange.secure)
-    if (exchange.rt.config.state.bindToBrowser && !bound) {
+    if (exchange.rt.config.state.bindToBrowser && verdict.flow.pushed !== true && !bound) {
       upstream.destroy()
       throw new GatewayError('flow_not_bound', 'this sign-in was started in another browser, or this browser lost its cookie; start again from the application')
     }

@@ -30,6 +30,9 @@ export interface AuthorizationRequestPolicy {
   readonly maxSealedStateLength?: number
 }
 
+/** Where the request came: the authorization endpoint (a browser), or the PAR endpoint (the client's back channel). */
+export type RequestChannel = 'front' | 'pushed'
+
 export type AuthorizationRequestPlan =
   | { readonly kind: 'passthrough' }
   | { readonly kind: 'jarm', readonly flow: Flow, readonly upstreamMode: PlainResponseMode, readonly parameters: ParameterList, readonly sealedState: string }
@@ -67,6 +70,7 @@ export function planAuthorizationRequest (
   parameters: ParameterList,
   policy: AuthorizationRequestPolicy,
   sealer: FlowStateSealer,
+  channel: RequestChannel = 'front',
 ): AuthorizationRequestPlan {
   const jarm = asksForJarm(parameters, policy.offeredModes)
   // A request object by value is looked into even without a JWT mode outside it (RFC 9101).
@@ -119,10 +123,10 @@ export function planAuthorizationRequest (
     }
     throw error
   }
-  const flow: Flow = { mode, clientId, redirectUri, responseType, state: single.get('state') }
+  const flow: Flow = channel === 'pushed' ? { mode, clientId, redirectUri, responseType, state: single.get('state'), pushed: true } : { mode, clientId, redirectUri, responseType, state: single.get('state') }
   const upstreamMode = chooseUpstreamMode(responseType, policy.upstreamModePreference)
   const sealedState = sealer.seal(flow)
-  if (policy.maxSealedStateLength !== undefined && sealedState.length > policy.maxSealedStateLength) {
+  if (channel === 'front' && policy.maxSealedStateLength !== undefined && sealedState.length > policy.maxSealedStateLength) {
     throw new GatewayError('invalid_parameter', `state, client_id and redirect_uri are too long together: the sealed flow must fit in a browser cookie (${policy.maxSealedStateLength} characters); shorten state`)
   }
   const rewritten: Array<readonly [string, string]> = []

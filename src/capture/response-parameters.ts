@@ -7,7 +7,8 @@
  *
  * The names, by the specifications that define them:
  * - every response: `state` (RFC 6749 §4.1.2, §4.2.2), `iss` (RFC 9207 §2), `session_state`
- *   (OpenID Connect Session Management §3);
+ *   (OpenID Connect Session Management §3), and `scope`, the granted scope (RFC 6749 §3.3, §5.1),
+ *   which servers such as Janssen send with a code too;
  * - errors: `error`, `error_description`, `error_uri` (RFC 6749 §4.1.2.1, §4.2.2.1);
  * - `code` (RFC 6749 §4.1.2);
  * - `token`: `access_token`, `token_type`, `expires_in`, `scope` (RFC 6749 §4.2.2);
@@ -16,11 +17,11 @@
  */
 import type { ParameterList } from '../authorization-request/parameters.js'
 
-const EVERY_RESPONSE = ['state', 'iss', 'session_state']
+const EVERY_RESPONSE = ['state', 'iss', 'session_state', 'scope']
 const ERROR = ['error', 'error_description', 'error_uri']
 const BY_RESPONSE_TYPE: Readonly<Record<string, { readonly names: readonly string[], readonly required: readonly string[] }>> = {
   code: { names: ['code'], required: ['code'] },
-  token: { names: ['access_token', 'token_type', 'expires_in', 'scope'], required: ['access_token', 'token_type'] },
+  token: { names: ['access_token', 'token_type', 'expires_in'], required: ['access_token', 'token_type'] },
   id_token: { names: ['id_token'], required: ['id_token'] },
   none: { names: [], required: [] },
 }
@@ -47,10 +48,14 @@ export function checkResponseParameters (responseType: string, parameters: Param
   const types = responseType.split(' ').filter((type) => type !== '')
   const allowed = new Set([...EVERY_RESPONSE, ...ERROR])
   const required: string[] = []
+  const unknown: string[] = []
   for (const type of types) {
     const known = Object.hasOwn(BY_RESPONSE_TYPE, type) ? BY_RESPONSE_TYPE[type] : undefined
-    // An unknown response type asks for nothing the gateway knows: only an error can answer it.
-    if (known === undefined) continue
+    // An unknown response type asks for what the gateway cannot check: only an error can answer it.
+    if (known === undefined) {
+      unknown.push(type)
+      continue
+    }
     for (const name of known.names) allowed.add(name)
     required.push(...known.required)
   }
@@ -64,6 +69,7 @@ export function checkResponseParameters (responseType: string, parameters: Param
     if (credentials.length > 0) return { ok: false, reason: `an error response cannot also carry ${credentials.join(', ')}` }
     return { ok: true }
   }
+  if (unknown.length > 0) return { ok: false, reason: `response_type ${unknown.join(' ')} is not one the gateway knows; only an error response can be captured for it` }
   const missing = required.filter((name) => !names.has(name))
   if (missing.length > 0 || types.length === 0) {
     return { ok: false, reason: `an authorization response of response_type ${responseType} needs ${missing.length > 0 ? missing.join(', ') : 'a response type'} or an error` }

@@ -27,6 +27,11 @@ export interface Flow {
   readonly responseType: string
   /** The client's own state, absent when it sent none. */
   readonly state?: string | undefined
+  /**
+   * Sealed at the PAR endpoint, a back-channel call: no browser took part, so the flow cannot be
+   * bound to one by a cookie (src/flow-state/browser-binding.ts; SECURITY.md).
+   */
+  readonly pushed?: boolean | undefined
 }
 
 interface SealedPayload {
@@ -35,6 +40,8 @@ interface SealedPayload {
   r: string
   t: string
   s?: string
+  /** pushed: sealed at the PAR endpoint */
+  p?: 1
   /** expiry, seconds since the epoch */
   x: number
 }
@@ -94,6 +101,7 @@ export class FlowStateSealer {
       x: Math.floor(this.#now() / 1000) + this.#ttlSeconds,
     }
     if (flow.state !== undefined) payload.s = flow.state
+    if (flow.pushed === true) payload.p = 1
     const { id, key } = this.#keys[0]!
     const iv = nextIv()
     const cipher = createCipheriv('aes-256-gcm', key, iv)
@@ -132,6 +140,8 @@ export class FlowStateSealer {
     if (payload.x <= Math.floor(this.#now() / 1000)) {
       throw new GatewayError('flow_state_expired', 'the sign-in flow took longer than allowed; start again from the application')
     }
-    return { mode: payload.m, clientId: payload.c, redirectUri: payload.r, responseType: payload.t, state: payload.s }
+    const flow: { -readonly [K in keyof Flow]: Flow[K] } = { mode: payload.m, clientId: payload.c, redirectUri: payload.r, responseType: payload.t, state: payload.s }
+    if (payload.p === 1) flow.pushed = true
+    return flow
   }
 }

@@ -71,10 +71,14 @@ t.test('pages carrying a sealed flow: captured only for the bound redirect_uri, 
   t.teardown(() => fake.close())
   const url = authorizationUrl(fake, { response_mode: 'form_post.jwt' })
 
-  page = (state) => formPost('https://elsewhere.example/cb', { code: 'c', state })
+  page = (state) => formPost('https://elsewhere.example/cb', { state })
   const elsewhere = await fetch(url, { redirect: 'manual' })
   t.equal(elsewhere.status, 200)
-  t.match(await elsewhere.text(), /action="https:\/\/elsewhere\.example\/cb"/, 'not this flow\'s response: passed on untouched')
+  t.match(await elsewhere.text(), /action="https:\/\/elsewhere\.example\/cb"/, 'not this flow\'s response, and no credential: passed on untouched')
+
+  page = (state) => formPost('https://elsewhere.example/cb', { code: 'c', state })
+  const misdirected = await fetch(url, { redirect: 'manual' })
+  t.equal(misdirected.status, 502, 'a code of the flow posted elsewhere fails closed')
 
   page = (state) => formPost('https://client.example.org/cb', { code: 'c', state }) + `<!-- ${'x'.repeat(5000)} -->`
   const large = await fetch(url, { redirect: 'manual' })
@@ -82,7 +86,9 @@ t.test('pages carrying a sealed flow: captured only for the bound redirect_uri, 
   t.match(await large.text(), /capture_too_large/)
 
   page = () => `<html>${'y'.repeat(5000)}</html>`
-  const plainLarge = await fetch(url, { redirect: 'manual' })
+  const duringFlow = await fetch(url, { redirect: 'manual' })
+  t.equal(duringFlow.status, 502, 'a large page answering the request that started a flow fails closed: its form could lie past the limit')
+  const plainLarge = await fetch(authorizationUrl(fake, { response_mode: 'form_post' }), { redirect: 'manual' })
   t.equal(plainLarge.status, 200)
   t.equal((await plainLarge.text()).length, 5013, 'a large page without a flow streams through whole')
 
@@ -158,13 +164,17 @@ t.test('headers to the legacy server: hop-by-hop dropped, X-Forwarded-* set by t
 
 t.test('behind a trusted proxy the forwarded headers are kept and extended', async (t) => {
   let seen: Record<string, string | string[] | undefined> = {}
-  const fake = await fakeWith((req, res) => { seen = req.headers; res.end('ok') }, { trust_forwarded_headers: true })
+  // The forwarded host must be one of the public origins to be kept: a trusted proxy passes on what the client asked for.
+  const fake = await fakeWith((req, res) => { seen = req.headers; res.end('ok') }, { trust_forwarded_headers: true, public_origins: ['https://id.example.com'] })
   t.teardown(() => fake.close())
   await (await fetch(`${fake.gatewayUrl}/x`, { headers: { 'x-forwarded-host': 'id.example.com', 'x-forwarded-for': '10.1.2.3', 'x-forwarded-proto': 'https', 'x-forwarded-port': '443' } })).text()
   t.equal(seen['x-forwarded-host'], 'id.example.com')
   t.equal(seen['x-forwarded-for'], '10.1.2.3, 127.0.0.1')
   t.equal(seen['x-forwarded-proto'], 'https')
   t.equal(seen['x-forwarded-port'], '443')
+  await (await fetch(`${fake.gatewayUrl}/x`, { headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } })).text()
+  t.equal(seen['x-forwarded-host'], new URL(fake.gatewayUrl).host, 'a forwarded host that is no public origin is replaced by the issuer\'s')
+  t.equal(seen['host'], new URL(fake.gatewayUrl).host)
 })
 
 t.test('a client that goes away cancels the upstream request; a body cut short is not forwarded', async (t) => {
@@ -233,7 +243,7 @@ t.test('odd but legal requests and answers', async (t) => {
   t.match(corrupt, /capture_failed/, 'an undecodable page fails closed')
   t.equal(await (await fetch(`${fake.gatewayUrl}/.well-known/openid-configuration/compress`)).text(), '{}')
   t.equal((await (await fetch(`${fake.gatewayUrl}/.well-known/openid-configuration/large`)).text()).length, 3010, 'too large to rewrite: passed on whole')
-  t.equal(await (await fetch(`${fake.gatewayUrl}/authorize`, { method: 'POST', body: new Uint8Array([1, 2]) })).text(), `POST /authorize ${new URL(fake.gatewayUrl).host}`, 'a POST without a content type streams through')
+  t.equal(await (await fetch(`${fake.gatewayUrl}/authorize`, { method: 'POST', body: new Uint8Array([1, 2]) })).text(), 'POST /authorize public.example', 'a POST without a content type streams through (with the issuer\'s Host: the client\'s is not a public origin)')
 
   const { port } = new URL(fake.gatewayUrl)
   const socket = connect(Number(port), '127.0.0.1')
@@ -244,7 +254,7 @@ t.test('odd but legal requests and answers', async (t) => {
     socket.on('end', () => resolve(text))
   })
   t.match(answer, /^HTTP\/1\.1 200 OK/)
-  t.match(answer, new RegExp(`GET /old ${new URL(fake.upstreamUrl).host}$`), 'HTTP/1.0 without Host still works (the legacy server sees its own address)')
+  t.match(answer, /GET \/old public\.example$/, 'HTTP/1.0 without Host still works (the legacy server sees the issuer\'s host)')
 })
 
 t.test('discovery is refreshed in the background; a failed refresh keeps the last document', async (t) => {

@@ -82,12 +82,13 @@ t.test('query.jwt with tokens to a redirect_uri the config vouches for: an inval
 
 t.test('query.jwt with tokens where nobody vouched for the redirect_uri: a plain page, no redirect', async (t) => {
   const agent = new BrowserAgent()
-  for (const [clientId, redirectUri] of [['unvouched', REDIRECT_URI], ['vouched', 'https://client.example.org/elsewhere'], ['not-listed', REDIRECT_URI]]) {
+  // A redirect_uri outside the client's configured list is refused before anything else.
+  for (const [clientId, redirectUri, code] of [['unvouched', REDIRECT_URI, /response_mode_not_allowed/], ['vouched', 'https://client.example.org/elsewhere', /redirect_uri_not_allowed/], ['not-listed', REDIRECT_URI, /response_mode_not_allowed/]] as const) {
     const request = await authorizationRequest(as, { client_id: clientId, redirect_uri: redirectUri, response_type: 'id_token token', response_mode: 'query.jwt', code_challenge: undefined })
     const response = await agent.request(request.url)
     t.equal(response.status, 400, clientId)
     t.equal(response.headers.get('location'), null)
-    t.match(await response.text(), /response_mode_not_allowed/)
+    t.match(await response.text(), code)
   }
 })
 

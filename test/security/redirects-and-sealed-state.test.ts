@@ -3,6 +3,7 @@
 // client or redirect_uri, tampered, truncated, expired or never sealed is never signed.
 import t from 'tap'
 import { decodeJwt } from 'jose'
+import { bindingCookieName } from '../../src/flow-state/browser-binding.js'
 import { FlowStateSealer } from '../../src/flow-state/sealed-state.js'
 import { gatewayKeySet, plainAnswer, runFlow, startFakeStack, verifyResponse, type FakeStack } from '../helpers/fake-stack.js'
 import { STATE_SECRET } from '../helpers/stack.js'
@@ -97,7 +98,11 @@ t.test('a redirect_uri carrying control characters, spaces or non-ASCII is refus
 
 const flow = { mode: 'query.jwt', clientId: 'app1', redirectUri: 'https://client.example.org/cb', responseType: 'code', state: 'client-state' } as const
 
-/** A legacy answer carrying `state` (sealed or not) to `target`, arriving on a later request as after a login page. */
+/**
+ * A legacy answer carrying `state` (sealed or not) to `target`, arriving on a later request as after
+ * a login page, in a browser that holds the cookie binding that state to it (as the browser that
+ * started the flow would).
+ */
 async function answerWith (state: string, target = 'https://client.example.org/cb'): Promise<Response> {
   stack.script = (_req, res, url) => {
     if (url.pathname !== '/login-done') return false
@@ -105,7 +110,7 @@ async function answerWith (state: string, target = 'https://client.example.org/c
     res.end()
     return true
   }
-  return fetch(`${stack.gatewayUrl}/login-done`, { redirect: 'manual' })
+  return fetch(`${stack.gatewayUrl}/login-done`, { redirect: 'manual', headers: { cookie: `${bindingCookieName(state, false)}=${state}` } })
 }
 
 t.test('sealed states that must never become a response', async (t) => {
@@ -147,6 +152,7 @@ t.test('a sealed state replayed for another redirect_uri or another client is no
   const replayed = await answerWith(sealer.seal(flow), 'https://app2.example.org/callback')
   t.equal(signed(), before, 'nothing signed')
   t.notMatch(replayed.headers.get('location') ?? '', /response=/)
+  t.equal(replayed.status, 502, 'and the code it carries does not travel in plain')
   // A genuine flow sealed for app2 is signed for app2 only: aud is the sealed client, never another.
   const app2 = sealer.seal({ ...flow, clientId: 'app2', redirectUri: 'https://app2.example.org/callback' })
   const answered = await answerWith(app2, 'https://app2.example.org/callback')

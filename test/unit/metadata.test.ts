@@ -22,7 +22,8 @@ t.test('where discovery is looked for', async (t) => {
 
 t.test('reading a discovery document', async (t) => {
   const document = { issuer: 'https://id.example', authorization_endpoint: 'https://id.example/oauth2/authorize?x=1', jwks_uri: 'https://id.example/keys' }
-  t.same(readMetadata(document, source), { issuer: 'https://id.example', document, authorizationEndpointPath: '/oauth2/authorize', jwksPath: '/keys', issuerMismatch: undefined })
+  t.same(readMetadata(document, source), { issuer: 'https://id.example', document, authorizationEndpointPath: '/oauth2/authorize', jwksPath: '/keys', pushedAuthorizationRequestPath: undefined, nonFlowPaths: ['/keys'], issuerMismatch: undefined })
+  t.same(readMetadata({ ...document, token_endpoint: 'https://id.example/token', end_session_endpoint: 'https://id.example/oauth2/authorize' }, source).nonFlowPaths, ['/token', '/keys'], 'every endpoint outside the flow, never the authorization endpoint itself')
   const configured = readMetadata({ ...document, jwks_uri: 42 }, { ...source, issuer: 'https://public.example', authorizationEndpoint: '/custom' })
   t.equal(configured.issuer, 'https://public.example')
   t.equal(configured.authorizationEndpointPath, '/custom')
