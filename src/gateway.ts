@@ -28,7 +28,8 @@ import { FlowStateSealer, SEALED_STATE_PREFIX, type Flow } from './flow-state/se
 import { decodeBody, readBounded, type BoundedBody } from './http/bounded-body.js'
 import { ENCRYPTION_ALGS, ENCRYPTION_ENCS } from './jarm/encrypt-response.js'
 import { decodeForInspection } from './http/decode-for-inspection.js'
-import { pathOf, queryOf } from './http/request-target.js'
+import { requestFramingError } from './http/message-framing.js'
+import { pathOf, queryOf, readRequestTarget } from './http/request-target.js'
 import { ResponseTokenFactory } from './jarm/response-token.js'
 import type { KeyRing } from './keys/signing-keys.js'
 import { isDiscoveryPath, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
@@ -183,17 +184,30 @@ export class Gateway {
     const started = performance.now()
     const incomingId = req.headers['x-request-id']
     const id = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID()
-    req.headers['x-request-id'] = id
-    const url = req.url!
-    const path = pathOf(url)
+    const target = readRequestTarget(req.method!, req.url!, req.rawHeaders)
+    const refusal = isGatewayError(target) ? target : requestFramingError(req.headers)
+    const path = isGatewayError(target) ? pathOf(req.url!) : target.path
     const trail: Trail = { jarm: undefined }
     this.metrics.requestStarted()
     res.on('close', () => this.#ended(req, res, id, path, started, trail))
+    if (isGatewayError(target) || refusal !== undefined) {
+      // Not a message the gateway can forward as it was meant: answered here, and the connection
+      // ends with the answer, so nothing more on it is read as a request.
+      res.setHeader('connection', 'close')
+      return this.#fail(refusal, req, res, id)
+    }
+    // From here on the request is its target in origin-form, for the gateway and the legacy server
+    // alike (RFC 9112 §3.2.2: an absolute-form target's authority is the Host).
+    const url = target.target
+    req.url = url
+    if (target.host !== undefined) req.headers.host = target.host
     const rt = this.#runtime
     prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: rt.config.trustForwardedHeaders })
+    req.headers['x-request-id'] = id
     // The URL the browser asked for: relative Locations and form actions resolve against it.
-    // X-Forwarded-Proto is now either the gateway's own or one from a proxy it trusts.
-    const publicUrl = `${req.headers['x-forwarded-proto'] as string}://${req.headers.host ?? 'localhost'}${url}`
+    // X-Forwarded-Proto is now either the gateway's own or one from a proxy it trusts. The Host is
+    // valid, so the query is the target's own.
+    const publicUrl = `${req.headers['x-forwarded-proto'] as string}://${req.headers.host ?? 'localhost'}${url === '*' ? '/' : url}`
     // Ask only for codings the gateway can read, so an answer it must inspect can always be read.
     narrowAcceptEncodingHeader(req.headers)
     const metadata = rt.metadata.get()
@@ -204,7 +218,7 @@ export class Gateway {
     metadata.then((known) => this.#route({ rt, id, path, publicUrl, metadata: known, trail }, req, res), (error: unknown) => {
       // Without metadata the authorization endpoint is unknown. Anything that may ask for a JWT
       // mode must not reach the legacy server, which could answer in plain text; the rest may.
-      if (isDiscoveryPath(path) || req.method === 'POST' || publicUrl.includes('response_mode')) return this.#fail(error, req, res, id)
+      if (isDiscoveryPath(path) || req.method === 'POST' || url.includes('response_mode')) return this.#fail(error, req, res, id)
       this.#forward(rt, req, res, id, undefined, (upstream) => this.#stream(upstream, res, id))
     })
   }
@@ -285,7 +299,7 @@ export class Gateway {
    */
   async #rewriteAuthorizationRequest (req: IncomingMessage, exchange: Exchange): Promise<Rewrite> {
     const { config, policy, sealer } = exchange.rt
-    const queryParameters = parseParameters(queryOf(exchange.publicUrl))
+    const queryParameters = parseParameters(queryOf(req.url!))
     let bodyParameters: ParameterList = []
     let originalBody: Buffer | undefined
     if (req.method === 'POST') {
