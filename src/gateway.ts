@@ -28,6 +28,7 @@ import { FlowStateSealer, SEALED_STATE_PREFIX, type Flow } from './flow-state/se
 import { decodeBody, readBounded, type BoundedBody } from './http/bounded-body.js'
 import { ENCRYPTION_ALGS, ENCRYPTION_ENCS } from './jarm/encrypt-response.js'
 import { decodeForInspection } from './http/decode-for-inspection.js'
+import { mayRenderAsDocument } from './http/document-type.js'
 import { requestFramingError } from './http/message-framing.js'
 import { pathOf, queryOf, readRequestTarget } from './http/request-target.js'
 import { ResponseTokenFactory } from './jarm/response-token.js'
@@ -47,8 +48,6 @@ import { openFlow, publishedKeys, Retired, RETIRED_KEY_GRACE_MS } from './rotati
 /** An incoming X-Request-Id is kept only when it looks like one, so it cannot inject into logs or pages. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
 const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded'
-/** Content types a legacy server may (mis)label a form_post page with (none at all counts as HTML). */
-const PAGE_CONTENT_TYPES = /^(text\/html|application\/xhtml\+xml|text\/plain|text\/xml|application\/xml)\b/i
 
 /** Everything built from one configuration. */
 interface Runtime {
@@ -355,8 +354,10 @@ export class Gateway {
         return published.document
       }), req, res, exchange.id)
     }
-    // An empty answer (a plain redirect, say) has nothing to look into.
-    if (upstream.headers['content-length'] !== '0' && PAGE_CONTENT_TYPES.test(upstream.headers['content-type'] ?? 'text/html') && req.method !== 'HEAD' && status !== 204 && status !== 304) {
+    // An empty answer (a plain redirect, say) has nothing to look into; only what a browser may
+    // render as a page can deliver a form_post response, and everything else streams from its
+    // first byte (document-type.ts).
+    if (upstream.headers['content-length'] !== '0' && mayRenderAsDocument(upstream.headers['content-type']) && req.method !== 'HEAD' && status !== 204 && status !== 304) {
       return this.#settle(this.#inspectPage(upstream, res, exchange), req, res, exchange.id)
     }
     this.#stream(upstream, res, exchange.id)
