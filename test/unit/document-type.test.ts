@@ -21,6 +21,7 @@ t.test('the essence a browser takes: the last value that parses', async (t) => {
   t.equal(mimeEssence('Text/HTML ; charset=utf-8'), 'text/html')
   t.equal(mimeEssence('text/html; q="a,b"'), 'text/html', 'a comma inside quotes splits nothing')
   t.equal(mimeEssence('text/html, */*'), 'text/html', '*/* is skipped')
+  t.equal(mimeEssence('text/html; a="x\\'), 'text/html', 'a backslash ending the field inside quotes escapes nothing')
   t.equal(mimeEssence('bad type'), undefined)
   t.equal(mimeEssence(undefined), undefined)
 })
