@@ -36,6 +36,9 @@ export const ERRORS = {
   internal_error: { status: 500, oauthError: 'server_error', redirectable: false, title: 'The gateway failed' },
   client_not_allowed: { status: 400, oauthError: 'unauthorized_client', redirectable: false, title: 'This application may not use a JWT response mode here' },
   encryption_key_unavailable: { status: 502, oauthError: 'server_error', redirectable: false, title: 'The response could not be encrypted for the application' },
+  invalid_request_target: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'The request target is not a path the gateway serves' },
+  invalid_host: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'The Host header is not a valid host and port' },
+  transfer_coding_not_implemented: { status: 501, oauthError: 'invalid_request', redirectable: false, title: 'The request uses a transfer coding the gateway does not implement' },
   metadata_unavailable: { status: 503, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The identity server metadata is not available' },
 } as const satisfies Record<string, ErrorDefinition>
 

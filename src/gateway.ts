@@ -29,7 +29,9 @@ import { FlowStateSealer, SEALED_STATE_PREFIX, type Flow } from './flow-state/se
 import { decodeBody, readBounded, type BoundedBody } from './http/bounded-body.js'
 import { ENCRYPTION_ALGS, ENCRYPTION_ENCS } from './jarm/encrypt-response.js'
 import { decodeForInspection } from './http/decode-for-inspection.js'
-import { pathOf, queryOf } from './http/request-target.js'
+import { mayRenderAsDocument } from './http/document-type.js'
+import { requestFramingError } from './http/message-framing.js'
+import { pathOf, queryOf, readRequestTarget } from './http/request-target.js'
 import { ResponseTokenFactory } from './jarm/response-token.js'
 import type { KeyRing } from './keys/signing-keys.js'
 import { isDiscoveryPath, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
@@ -47,8 +49,6 @@ import { openFlow, publishedKeys, Retired, RETIRED_KEY_GRACE_MS } from './rotati
 /** An incoming X-Request-Id is kept only when it looks like one, so it cannot inject into logs or pages. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
 const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded'
-/** Content types a legacy server may (mis)label a form_post page with (none at all counts as HTML). */
-const PAGE_CONTENT_TYPES = /^(text\/html|application\/xhtml\+xml|text\/plain|text\/xml|application\/xml)\b/i
 
 /** Everything built from one configuration. */
 interface Runtime {
@@ -243,14 +243,26 @@ export class Gateway {
     const started = performance.now()
     const incomingId = req.headers['x-request-id']
     const id = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID()
-    req.headers['x-request-id'] = id
-    const url = req.url!
-    const path = pathOf(url)
+    const target = readRequestTarget(req.method!, req.url!, req.rawHeaders)
+    const refusal = isGatewayError(target) ? target : requestFramingError(req.headers)
+    const path = isGatewayError(target) ? pathOf(req.url!) : target.path
     const trail: Trail = { jarm: undefined }
     this.metrics.requestStarted()
     res.on('close', () => this.#ended(req, res, id, path, started, trail))
+    if (isGatewayError(target) || refusal !== undefined) {
+      // Not a message the gateway can forward as it was meant: answered here, and the connection
+      // ends with the answer, so nothing more on it is read as a request.
+      res.setHeader('connection', 'close')
+      return this.#fail(refusal, req, res, id)
+    }
+    // From here on the request is its target in origin-form, for the gateway and the legacy server
+    // alike (RFC 9112 §3.2.2: an absolute-form target's authority is the Host).
+    const url = target.target
+    req.url = url
+    if (target.host !== undefined) req.headers.host = target.host
     const rt = this.#runtime
     prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: rt.config.trustForwardedHeaders })
+    req.headers['x-request-id'] = id
     // Ask only for codings the gateway can read, so an answer it must inspect can always be read.
     narrowAcceptEncodingHeader(req.headers)
     const metadata = rt.metadata.get()
@@ -310,7 +322,8 @@ export class Gateway {
     const onFlowPath = !metadata.nonFlowPaths.some((endpoint) => matchesEndpointPath(path, endpoint))
     return {
       rt, id, path, metadata, trail, cookie,
-      publicUrl: origin + req.url!,
+      // An asterisk-form target (OPTIONS *) names the server, not a path: its base is the origin.
+      publicUrl: origin + (req.url === '*' ? '/' : req.url!),
       secure: origin.startsWith('https:'),
       capture: { publicOrigins: origins.all, onFlowPath, extraResponseParameters: config.extraResponseParameters },
     }
@@ -374,7 +387,7 @@ export class Gateway {
    */
   async #rewriteAuthorizationRequest (req: IncomingMessage, exchange: Exchange, channel: RequestChannel): Promise<Rewrite> {
     const { config, policy, sealer } = exchange.rt
-    const queryParameters = parseParameters(queryOf(exchange.publicUrl))
+    const queryParameters = parseParameters(queryOf(req.url!))
     let bodyParameters: ParameterList = []
     let originalBody: Buffer | undefined
     if (req.method === 'POST') {
@@ -383,6 +396,11 @@ export class Gateway {
         // The body cannot be read as parameters; a query that needs the gateway must not pass unread.
         if (planAuthorizationRequest(queryParameters, policy, sealer, channel).kind === 'passthrough') return { body: undefined }
         throw new GatewayError('unsupported_media_type', `an authorization request with a JWT response mode must be sent as ${FORM_CONTENT_TYPE}`)
+      }
+      const coding = req.headers['content-encoding']
+      if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+        // A legacy server that decodes the body would read parameters the gateway never saw.
+        throw new GatewayError('unsupported_media_type', 'an authorization request body must not be content-encoded')
       }
       const read = await readBounded(req, config.limits.authorizationRequestBytes).catch((cause: unknown) => {
         throw new GatewayError('request_aborted', 'the authorization request body ended early', { cause })
@@ -439,8 +457,10 @@ export class Gateway {
         return published.document
       }), req, res, exchange.id)
     }
-    // An empty answer (a plain redirect, say) has nothing to look into.
-    if (upstream.headers['content-length'] !== '0' && PAGE_CONTENT_TYPES.test(upstream.headers['content-type'] ?? 'text/html') && req.method !== 'HEAD' && status !== 204 && status !== 304) {
+    // An empty answer (a plain redirect, say) has nothing to look into; only what a browser may
+    // render as a page can deliver a form_post response, and everything else streams from its
+    // first byte (document-type.ts).
+    if (upstream.headers['content-length'] !== '0' && mayRenderAsDocument(upstream.headers['content-type']) && req.method !== 'HEAD' && status !== 204 && status !== 304) {
       return this.#settle(this.#inspectPage(upstream, res, exchange), req, res, exchange.id)
     }
     this.#stream(upstream, res, exchange.id, [], this.#binding(exchange))

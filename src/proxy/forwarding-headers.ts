@@ -11,6 +11,18 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'])
 const FORWARDED: ReadonlySet<string> = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix'])
 
+/**
+ * Fields a Connection option cannot remove. RFC 9110 §7.6.1 forbids a sender to name a field meant
+ * for every recipient; these are the ones that frame a message (Content-Length), route it (Host) or
+ * say how its body is read (Content-Type, Content-Encoding), which the gateway reads to decide what
+ * to do with it. Removing one on the way would make the next hop read a different message from the
+ * one the gateway judged (a POSTed JWT-mode request the legacy server reads as a form while the
+ * gateway did not, a body without its length). Such an option is ignored rather than refused: the
+ * field stays, so both hops read the same message, and the same rule serves the legacy server's
+ * answers, where a refusal would turn a server quirk into a 502.
+ */
+const NEVER_CONNECTION_SCOPED: ReadonlySet<string> = new Set(['content-length', 'host', 'content-type', 'content-encoding'])
+
 const NO_TOKENS: ReadonlySet<string> = new Set()
 
 /** The field names a Connection header lists (most requests and answers have none, or only keep-alive). */
@@ -18,7 +30,7 @@ function connectionTokens (value: string | string[] | undefined): ReadonlySet<st
   if (value === undefined) return NO_TOKENS
   // The usual values name no field but keep-alive, which is hop-by-hop anyway.
   if (typeof value === 'string' && /^\s*(keep-alive|close)\s*$/i.test(value)) return NO_TOKENS
-  return new Set(String(value).split(',').map((token) => token.trim().toLowerCase()).filter(Boolean))
+  return new Set(String(value).split(',').map((token) => token.trim().toLowerCase()).filter((token) => token !== '' && !NEVER_CONNECTION_SCOPED.has(token)))
 }
 
 function isHopByHop (name: string, named: ReadonlySet<string>): boolean {
@@ -31,8 +43,16 @@ function isHopByHop (name: string, named: ReadonlySet<string>): boolean {
  * gateway sits behind a proxy it trusts, or a client could steer the URLs a legacy server builds.
  */
 export function prepareRequestHeaders (headers: IncomingHttpHeaders, hop: { remoteAddress: string | undefined, localPort: number | undefined, trustForwarded: boolean }): void {
+  // Checked to be chunked alone before (message-framing.ts); Node's parser has decoded it.
+  const chunked = headers['transfer-encoding'] !== undefined
   const named = connectionTokens(headers['connection'])
   for (const name in headers) if (isHopByHop(name, named) || (!hop.trustForwarded && FORWARDED.has(name))) delete headers[name]
+  // RFC 9112 §7 / §6.1: a transfer coding belongs to one hop, and a proxy frames what it forwards.
+  // A chunked body is chunked again for the legacy server; without this, Node sends a GET's body
+  // with no framing at all, and the legacy server reads it as the next request on that pooled
+  // connection (request smuggling). A Content-Length (one valid value: Node's parser checked) is
+  // kept; a request with neither has no body (RFC 9112 §6.3), and none is sent.
+  if (chunked) headers['transfer-encoding'] = 'chunked'
   const priorFor = headers['x-forwarded-for']
   const remote = hop.remoteAddress
   headers['x-forwarded-for'] = priorFor === undefined || priorFor === '' ? remote ?? '' : remote === undefined ? priorFor : `${priorFor}, ${remote}`

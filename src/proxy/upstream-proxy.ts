@@ -10,12 +10,18 @@
  * - An upstream that dies mid-body destroys the client response instead of leaving it hanging.
  * - An upstream that does not answer in time ends in a 504, told apart from a reset (502).
  * - A keep-alive agent: without one every request opens a new connection.
+ * - Its `deleteLength` pass sets `Content-Length: 0` on a DELETE or OPTIONS without one and drops
+ *   Transfer-Encoding, then streams the chunked body anyway, unframed: the pass is removed, and
+ *   framing is the gateway's (forwarding-headers.ts, message-framing.ts).
+ * - It joins the target's path and the request's with slashes (`*` became `/*`): no target path is
+ *   prepended (upstream.url is an origin), so `OPTIONS *` stays asterisk-form.
  */
 import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Url } from 'node:url'
 import httpProxy from 'http-proxy'
 import { GatewayError } from '../errors.js'
+import { responseFramingProblem } from '../http/message-framing.js'
 
 /** Idle upstream sockets are closed before a typical server's own 5 s keep-alive timeout, so a reused socket is never one the server has just closed. */
 export const UPSTREAM_KEEP_ALIVE_MS = 4000
@@ -52,13 +58,21 @@ export class UpstreamProxy {
   constructor (target: string, timeoutMs: number) {
     this.#timeoutMs = timeoutMs
     this.#agent = new Agent({ keepAlive: true, timeout: UPSTREAM_KEEP_ALIVE_MS, scheduling: 'lifo' })
-    this.#proxy = httpProxy.createProxyServer({ target: proxyTarget(target), agent: this.#agent, selfHandleResponse: true, xfwd: false, changeOrigin: false })
+    this.#proxy = httpProxy.createProxyServer({ target: proxyTarget(target), agent: this.#agent, selfHandleResponse: true, xfwd: false, changeOrigin: false, prependPath: false })
+    const passes = this.#proxy as unknown as { webPasses: Array<{ name: string }> }
+    passes.webPasses = passes.webPasses.filter((pass) => pass.name !== 'deleteLength')
     this.#proxy.on('proxyReq', (proxyReq: ClientRequest, req: WithExchange, res: ServerResponse) => this.#watch(proxyReq, req, res, req[EXCHANGE]!))
   }
 
   /** The answer, the upstream timeout and client disconnects, per request. */
   #watch (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse, exchange: Exchange): void {
-    proxyReq.on('response', (upstream: IncomingMessage) => exchange.onResponse(upstream, req, res))
+    proxyReq.on('response', (upstream: IncomingMessage) => {
+      const problem = responseFramingProblem(upstream.headers)
+      if (problem === undefined) return exchange.onResponse(upstream, req, res)
+      // Its body cannot be delimited or read as sent: the connection is not reused either.
+      proxyReq.destroy()
+      exchange.onError(new GatewayError('upstream_bad_response', problem), req, res)
+    })
     proxyReq.setTimeout(this.#timeoutMs, () => {
       exchange.timedOut = true
       proxyReq.destroy()

@@ -77,7 +77,7 @@ async function capturedClaims (t: Test, response: Response): Promise<Record<stri
 const cases: Array<{ name: string, served: Served, expect: Record<string, unknown> }> = [
   { name: 'oidc-provider (no Content-Type at all)', served: { file: 'oidc-provider.html', contentType: null }, expect: { code: SPECIAL_CODE } },
   { name: 'Keycloak (upper-case tags and attributes, a submit input)', served: { file: 'keycloak.html', contentType: 'text/html;charset=UTF-8' }, expect: { code: SPECIAL_CODE, session_state: 'b2c7a1.e&f' } },
-  { name: 'WSO2 (one line, unclosed inputs, labelled text/plain)', served: { file: 'wso2.html', contentType: 'text/plain' }, expect: { code: SPECIAL_CODE, session_state: 'b2c7a1.e&f' } },
+  { name: 'WSO2 (one line, unclosed inputs, labelled `text/plain, text/html`: a browser takes the last type)', served: { file: 'wso2.html', contentType: 'text/plain, text/html' }, expect: { code: SPECIAL_CODE, session_state: 'b2c7a1.e&f' } },
   { name: 'Spring-style XHTML (prolog, single quotes, hex action, decimal value)', served: { file: 'spring-xhtml.html', contentType: 'application/xhtml+xml; charset=UTF-8' }, expect: { code: SPECIAL_CODE } },
   { name: 'Janssen (inputs without a type, value before name, chunked)', served: { file: 'janssen.html', chunked: true }, expect: { code: SPECIAL_CODE, scope: 'openid profile', session_state: 'b2c7a1.e&f' } },
   { name: 'an old server (unquoted attributes, mixed case, image/reset/button inputs)', served: { file: 'unquoted-legacy.html', values: { code: 'UnquotedCode-1' } }, expect: { code: 'UnquotedCode-1', expires_in: 3600 } },
@@ -85,6 +85,8 @@ const cases: Array<{ name: string, served: Served, expect: Record<string, unknow
   { name: 'named, decimal and hex entities in values and the action', served: { file: 'entities.html' }, expect: { code: 'a&b<c>d"e\'fééé\u00a0g', error_description: 'Grüße & <東京> "quoted"' } },
   { name: 'an error page with status 400', served: { file: 'error-400.html', status: 400 }, expect: { error: 'access_denied', error_description: 'End-User aborted interaction' } },
   { name: 'XML labelled text/xml', served: { file: 'spring-xhtml.html', contentType: 'text/xml' }, expect: { code: SPECIAL_CODE } },
+  { name: 'XHTML labelled image/svg+xml (any +xml type loads as an XML document)', served: { file: 'spring-xhtml.html', contentType: 'image/svg+xml' }, expect: { code: SPECIAL_CODE } },
+  { name: 'a type a browser sniffs (unknown/unknown)', served: { file: 'oidc-provider.html', contentType: 'unknown/unknown' }, expect: { code: SPECIAL_CODE } },
 ]
 
 for (const { name, served, expect } of cases) {
@@ -103,6 +105,13 @@ t.test('a form_post page is delivered in the mode the client asked for (query.jw
   t.equal(response.status, 303)
   const params = await judge(as, APP1, new URL(response.headers.get('location')!).searchParams, CLIENT_STATE)
   t.equal(params.get('code'), SPECIAL_CODE)
+})
+
+t.test('a page labelled text/plain is text to a browser, never a form: streamed untouched', async (t) => {
+  const response = await flow({ file: 'wso2.html', contentType: 'text/plain' })
+  t.equal(response.status, 200)
+  t.match(response.headers.get('content-type'), /^text\/plain/)
+  t.match(await response.text(), /<form/, 'the page itself, not a JARM response')
 })
 
 t.test('a login page that carries the sealed state in its own form and text passes through', async (t) => {

@@ -5,7 +5,7 @@
  * in front of it is the real one, on port 0, its logs kept.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import { buildConfig } from '../../src/config/load-config.js'
 import { createLogger } from '../../src/observability/logger.js'
@@ -30,6 +30,8 @@ export interface FakeStack {
   readonly upstreamUrl: string
   readonly logs: Array<Record<string, unknown>>
   readonly received: UpstreamRequest[]
+  /** With `recordBytes`: every byte the gateway sent the legacy server, one latin1 string per connection, growing as bytes arrive. */
+  readonly wire: string[]
   close (): Promise<void>
 }
 
@@ -47,6 +49,33 @@ export interface FakeStackOptions {
   readonly jwks?: (json: string, res: ServerResponse, req: IncomingMessage) => boolean
   /** The gateway's clock (milliseconds), to test what depends on time. */
   readonly now?: () => number
+  /**
+   * Put a TCP tap between the gateway and the fake, recording exactly the bytes the legacy server
+   * receives (in `wire`): what a server reads from its socket, not what Node's parser made of it.
+   */
+  readonly recordBytes?: boolean
+}
+
+/** A TCP relay to `port` that keeps, per connection, the bytes going towards it. */
+async function byteTap (port: number, wire: string[]): Promise<TcpServer> {
+  const open = new Set<Socket>()
+  const tap = createTcpServer((client) => {
+    open.add(client)
+    client.on('close', () => open.delete(client))
+    const index = wire.push('') - 1
+    const server = connect(port, '127.0.0.1')
+    client.on('data', (chunk: Buffer) => { wire[index] += chunk.toString('latin1') })
+    client.pipe(server).pipe(client)
+    client.on('error', () => server.destroy())
+    server.on('error', () => client.destroy())
+    client.on('close', () => server.destroy())
+    server.on('close', () => client.destroy())
+  })
+  await new Promise<void>((resolve) => tap.listen(0, '127.0.0.1', resolve))
+  // Closing the tap ends the connections it relays, idle keep-alive ones included.
+  const close = tap.close.bind(tap)
+  tap.close = (callback) => { for (const socket of open) socket.destroy(); return close(callback) }
+  return tap
 }
 
 export async function startFakeStack (options: FakeStackOptions): Promise<FakeStack> {
@@ -84,7 +113,9 @@ export async function startFakeStack (options: FakeStackOptions): Promise<FakeSt
     })
   })
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-  const upstreamUrl = options.upstreamUrl ?? `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
+  const wire: string[] = []
+  const tap = options.recordBytes === true ? await byteTap((upstream.address() as AddressInfo).port, wire) : undefined
+  const upstreamUrl = options.upstreamUrl ?? `http://127.0.0.1:${((tap ?? upstream).address() as AddressInfo).port}`
   const logs: Array<Record<string, unknown>> = []
   const destination = new Writable({
     write (chunk: Buffer, _encoding, callback) {
@@ -109,9 +140,11 @@ export async function startFakeStack (options: FakeStackOptions): Promise<FakeSt
     upstreamUrl,
     logs,
     received,
+    wire,
     close: async () => {
       gatewayServer.closeAllConnections()
       await gateway.close()
+      if (tap !== undefined) await new Promise<void>((resolve) => tap.close(() => resolve()))
       upstream.closeAllConnections()
       await new Promise<void>((resolve) => upstream.close(() => resolve()))
     },

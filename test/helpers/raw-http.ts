@@ -36,11 +36,13 @@ export function rawRequest (url: string, request: string | Buffer, timeoutMs = 5
     const timer = setTimeout(() => finish(false), timeoutMs)
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk)
-      // One answer is enough: stop at the end of a Content-Length body.
+      // One answer is enough: stop at the end of a Content-Length body...
       const text = Buffer.concat(chunks).toString('latin1')
       const split = text.indexOf('\r\n\r\n')
       const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, split))?.[1]
       if (split !== -1 && length !== undefined && Buffer.byteLength(text.slice(split + 4), 'latin1') >= Number(length)) finish(true)
+      // Or at the last chunk of a chunked one.
+      if (split !== -1 && /\r\ntransfer-encoding: *chunked/i.test(text.slice(0, split)) && text.endsWith('\r\n0\r\n\r\n')) finish(true)
     })
     socket.on('end', () => finish(true))
     socket.on('error', () => finish(chunks.length > 0))

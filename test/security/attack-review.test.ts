@@ -355,3 +355,12 @@ t.test('a consent form posting the gateway\'s rewrite back to the URL the browse
   t.equal(refused.status, 400)
   t.match(await refused.text(), /duplicate_parameter/)
 })
+
+t.test('a content-encoded authorization request body is refused: the legacy server could decode what the gateway never read', async (t) => {
+  const { gzipSync } = await import('node:zlib')
+  const response = await fetch(`${stack.gatewayUrl}/auth`, { method: 'POST', body: gzipSync(query({})), headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, redirect: 'manual' })
+  t.equal(response.status, 415)
+  t.match(await response.text(), /must not be content-encoded/)
+  const identity = await fetch(`${stack.gatewayUrl}/auth`, { method: 'POST', body: query({}), headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'identity' }, redirect: 'manual' })
+  t.equal(identity.status, 303)
+})
