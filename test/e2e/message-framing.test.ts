@@ -21,7 +21,8 @@ function echo (request: UpstreamRequest, res: ServerResponse, _req: IncomingMess
 }
 
 async function stack (t: Test, handler = echo): Promise<FakeStack> {
-  const fake = await startFakeStack({ handler, recordBytes: true })
+  // gw.example is a public origin, so its Host goes on as sent (any other is replaced by the issuer's).
+  const fake = await startFakeStack({ handler, recordBytes: true, config: { public_origins: ['http://gw.example'] } })
   t.teardown(() => fake.close())
   return fake
 }

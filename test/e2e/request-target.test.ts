@@ -6,7 +6,8 @@ import { authorizationUrl, startFakeStack, type FakeStack } from '../helpers/fak
 import { rawRequest } from '../helpers/raw-http.js'
 
 async function stack (t: Test): Promise<FakeStack> {
-  const fake = await startFakeStack({ handler: (request, res) => { res.writeHead(200, { 'content-type': 'text/plain' }).end(`answer to ${request.method} ${request.path}`) }, recordBytes: true })
+  // gw.example (on any port) is a public origin, so its Host goes on as sent; any other is replaced by the issuer's.
+  const fake = await startFakeStack({ handler: (request, res) => { res.writeHead(200, { 'content-type': 'text/plain' }).end(`answer to ${request.method} ${request.path}`) }, recordBytes: true, config: { public_origins: ['http://gw.example', 'http://gw.example:8080', 'https://gw.example'] } })
   t.teardown(() => fake.close())
   return fake
 }
