@@ -29,7 +29,7 @@ export function legacyClient (clientId: string, secret = `${clientId}-secret-tha
 }
 
 export function secretOf (clientId: string): string {
-  return `${clientId}-secret-that-is-long-enough-for-any-alg-0123456789`
+  return `${clientId}-secret-that-is-long-enough-for-any-alg-HS512-needs-64-bytes-0123456789`
 }
 
 
