@@ -35,22 +35,22 @@ export const HMAC_SECRET_MIN_BYTES: Readonly<Record<SymmetricAlg, number>> = { H
 export const CLIENT_SECRET_MIN_BYTES = 32
 
 /**
- * A client_secret too short for what it keys, or undefined. The strictest use is named (signing
- * before encryption when they need the same), with how many bytes it needs; the secret is never quoted.
+ * A client_secret too short for what it keys, or undefined. The strictest use is named with how many
+ * bytes it needs: an HS* algorithm when the client signs with one (its minimum is never below the
+ * 32 bytes of the other uses), else secret-derived encryption, else the floor. The secret is never quoted.
  */
 export function clientSecretProblem (clientId: string, secret: string | undefined, signingAlg: SigningAlg, encryptionAlg: EncryptionAlg | undefined): string | undefined {
   if (secret === undefined) return undefined
-  const needs: Array<{ readonly bytes: number, readonly use: string }> = []
-  if (signingAlg in HMAC_SECRET_MIN_BYTES) {
-    needs.push({ bytes: HMAC_SECRET_MIN_BYTES[signingAlg as SymmetricAlg], use: `authorization_signed_response_alg ${signingAlg} needs at least ${HMAC_SECRET_MIN_BYTES[signingAlg as SymmetricAlg]} bytes (RFC 7518 §3.2: an HMAC key at least as long as the hash output)` })
-  }
-  if (encryptionAlg !== undefined && isSecretEncryptionAlg(encryptionAlg)) {
-    needs.push({ bytes: CLIENT_SECRET_MIN_BYTES, use: `authorization_encrypted_response_alg ${encryptionAlg} needs at least ${CLIENT_SECRET_MIN_BYTES} bytes (the encryption key is derived from it)` })
-  }
-  needs.push({ bytes: CLIENT_SECRET_MIN_BYTES, use: `a client_secret needs at least ${CLIENT_SECRET_MIN_BYTES} bytes` })
-  const strictest = needs.reduce((chosen, need) => need.bytes > chosen.bytes ? need : chosen)
+  const hmacBytes = (HMAC_SECRET_MIN_BYTES as Partial<Record<SigningAlg, number>>)[signingAlg]
+  const needs = hmacBytes ?? CLIENT_SECRET_MIN_BYTES
   const length = Buffer.byteLength(secret, 'utf8')
-  return length < strictest.bytes ? `clients.${clientId}.client_secret: is ${length} bytes; ${strictest.use}` : undefined
+  if (length >= needs) return undefined
+  const use = hmacBytes !== undefined
+    ? `authorization_signed_response_alg ${signingAlg} needs at least ${needs} bytes (RFC 7518 §3.2: an HMAC key at least as long as the hash output)`
+    : encryptionAlg !== undefined && isSecretEncryptionAlg(encryptionAlg)
+      ? `authorization_encrypted_response_alg ${encryptionAlg} needs at least ${needs} bytes (the encryption key is derived from it)`
+      : `a client_secret needs at least ${needs} bytes`
+  return `clients.${clientId}.client_secret: is ${length} bytes; ${use}`
 }
 
 const NONE_REASON = 'is "none", which is refused: an unsigned response can be forged by anyone who can send the browser to the redirect_uri (JARM §2.2 requires a signature); choose an algorithm such as RS256, PS256, ES256 or EdDSA'
