@@ -34,7 +34,7 @@ import { requestFramingError } from './http/message-framing.js'
 import { pathOf, queryOf, readRequestTarget } from './http/request-target.js'
 import { ResponseTokenFactory } from './jarm/response-token.js'
 import type { KeyRing } from './keys/signing-keys.js'
-import { isDiscoveryPath, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
+import { gatewayJwksAnswer, isDiscoveryPath, isGatewayJwksRequest, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
 import { MetadataCache, type UpstreamMetadata } from './metadata/upstream-metadata.js'
 import type { Logger } from './observability/logger.js'
 import { GatewayMetrics } from './observability/metrics.js'
@@ -332,6 +332,8 @@ export class Gateway {
   /** Which step a request goes through, once the legacy server's endpoints are known. */
   #route (exchange: Exchange, req: IncomingMessage, res: ServerResponse): void {
     const { rt, id, path, metadata } = exchange
+    // A legacy server without jwks_uri: the gateway's keys are served by the gateway itself.
+    if (isGatewayJwksRequest(req.method, path, metadata)) return this.#send(res, id, gatewayJwksAnswer(publishedKeys(rt.config.keyRing.publicJwks, this.#retiredKeys.current())))
     if (matchesEndpointPath(path, metadata.authorizationEndpointPath) && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) {
       this.#authorizationRequest(exchange, req, res).catch((error: unknown) => this.#fail(error, req, res, id))
       return
@@ -447,7 +449,7 @@ export class Gateway {
     const { config, signingAlgs } = exchange.rt
     if (status === 200 && isDiscoveryPath(exchange.path)) {
       return this.#settle(this.#rewriteJson(upstream, res, exchange, (document) => publishDiscovery(document, {
-        issuer: config.issuer, responseModes: config.responseModes, signingAlgs, encryptionAlgs: ENCRYPTION_ALGS, encryptionEncs: ENCRYPTION_ENCS,
+        issuer: config.issuer, responseModes: config.responseModes, signingAlgs, encryptionAlgs: ENCRYPTION_ALGS, encryptionEncs: ENCRYPTION_ENCS, jwksUri: exchange.metadata.gatewayJwks?.uri,
       })), req, res, exchange.id)
     }
     if (status === 200 && exchange.path === exchange.metadata.jwksPath) {

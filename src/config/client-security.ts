@@ -6,6 +6,7 @@
  */
 import { DEFAULT_ENCRYPTION_ENC, isSecretEncryptionAlg, secretDerivedKey, type EncryptionAlg, type EncryptionEnc } from '../jarm/encrypt-response.js'
 import { fixedRecipient, importClientJwks, RemoteClientKeys, selectEncryptionKey, type RecipientSource, type RemoteKeyOptions } from '../keys/client-keys.js'
+import type { SigningAlg, SymmetricAlg } from '../jarm/sign-jwt.js'
 
 export interface ClientEncryption {
   readonly alg: EncryptionAlg
@@ -19,6 +20,37 @@ export interface RawClientSecurity {
   authorization_encrypted_response_enc?: EncryptionEnc
   jwks?: { keys: unknown[] }
   jwks_uri?: string
+}
+
+/**
+ * RFC 7518 §3.2: "A key of the same size as the hash output (for instance, 256 bits for HS256) or
+ * larger MUST be used". The HMAC key is the client_secret's UTF-8 octets, so bytes are counted.
+ */
+export const HMAC_SECRET_MIN_BYTES: Readonly<Record<SymmetricAlg, number>> = { HS256: 32, HS384: 48, HS512: 64 }
+/**
+ * The least a client_secret may be for anything else: secret-derived encryption (A128KW, A256KW,
+ * dir hash the secret into their key, so it bounds the key's strength) or no use at all. 32 bytes
+ * (256 bits) is at least every derived key-wrapping key and the floor the setting always had.
+ */
+export const CLIENT_SECRET_MIN_BYTES = 32
+
+/**
+ * A client_secret too short for what it keys, or undefined. The strictest use is named with how many
+ * bytes it needs: an HS* algorithm when the client signs with one (its minimum is never below the
+ * 32 bytes of the other uses), else secret-derived encryption, else the floor. The secret is never quoted.
+ */
+export function clientSecretProblem (clientId: string, secret: string | undefined, signingAlg: SigningAlg, encryptionAlg: EncryptionAlg | undefined): string | undefined {
+  if (secret === undefined) return undefined
+  const hmacBytes = (HMAC_SECRET_MIN_BYTES as Partial<Record<SigningAlg, number>>)[signingAlg]
+  const needs = hmacBytes ?? CLIENT_SECRET_MIN_BYTES
+  const length = Buffer.byteLength(secret, 'utf8')
+  if (length >= needs) return undefined
+  const use = hmacBytes !== undefined
+    ? `authorization_signed_response_alg ${signingAlg} needs at least ${needs} bytes (RFC 7518 §3.2: an HMAC key at least as long as the hash output)`
+    : encryptionAlg !== undefined && isSecretEncryptionAlg(encryptionAlg)
+      ? `authorization_encrypted_response_alg ${encryptionAlg} needs at least ${needs} bytes (the encryption key is derived from it)`
+      : `a client_secret needs at least ${needs} bytes`
+  return `clients.${clientId}.client_secret: is ${length} bytes; ${use}`
 }
 
 const NONE_REASON = 'is "none", which is refused: an unsigned response can be forged by anyone who can send the browser to the redirect_uri (JARM §2.2 requires a signature); choose an algorithm such as RS256, PS256, ES256 or EdDSA'

@@ -160,33 +160,74 @@ function mapKeysAt (target: JsonObject, path: readonly string[]): string[] {
   return isObject(node) ? Object.keys(node) : []
 }
 
+/** One setting a variable name stands for. */
+interface Target {
+  readonly setting: EnvironmentSetting
+  readonly path: readonly string[]
+  /** For a per-entry setting: the map's path and the entry's key (a client_id). */
+  readonly entry?: { readonly mapPath: readonly string[], readonly key: string }
+}
+
+/** `a and b`, `a, b and c` */
+const listOf = (items: readonly string[]): string => items.length === 2 ? items.join(' and ') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`
+
+/**
+ * A set variable that stands for more than one setting (map keys differing only in characters that
+ * become `_`, such as client_ids my-app and my.app): applying it to all of them, or to either, would
+ * be a guess, so it is a problem naming every setting and the variable, never the value.
+ */
+function ambiguity (source: string, targets: readonly Target[]): string {
+  const { mapPath } = targets[0]!.entry!
+  const keys = targets.map((target) => target.entry!.key)
+  const segments = new Set(keys.map(envSegment))
+  const label = mapPath.join('.') === 'clients' ? 'client_ids' : `keys of ${mapPath.join('.')}`
+  const meet = segments.size === 1 ? `are ${keys.length === 2 ? 'both' : 'all'} ${[...segments][0]!} in a variable name` : 'meet in this variable name'
+  const mapVariable = ENV_PREFIX + mapPath.map(envSegment).join('_')
+  return `${source}: is ambiguous: it names ${listOf(targets.map((target) => target.path.join('.')))} (${label} ${listOf(keys.map((key) => `"${key}"`))} ${meet}); set the value in the file or in ${mapVariable}, or rename one of the ${label === 'client_ids' ? 'clients' : 'keys'}`
+}
+
 /**
  * The configuration with every JARM_GATEWAY_* variable applied (the input is not changed). A map
  * variable (JARM_GATEWAY_CLIENTS) replaces the file's map before the per-entry variables apply, and
- * those apply to the entries then present.
+ * those apply to the entries then present. Every variable name must stand for one setting: the
+ * per-entry names are all derived before any is applied, and a set one that two entries share is a
+ * problem (never applied to either).
  */
 export async function applyEnvironmentOverrides (input: unknown, env: NodeJS.ProcessEnv, schema: ConfigSchema): Promise<{ config: unknown, problems: string[], applied: string[] }> {
   if (!isObject(input)) return { config: input, problems: [], applied: [] }
   const config = structuredClone(input)
   const problems: string[] = []
   const applied: string[] = []
+  const apply = async (name: string, target: Target): Promise<void> => {
+    const read = await readVariable(env, name)
+    if (read === undefined) return
+    if ('problem' in read) { problems.push(read.problem); return }
+    const parsed = parseValue(read.text, target.setting.kind, read.fromFile)
+    if ('problem' in parsed) { problems.push(`${read.source}: ${parsed.problem}`); return }
+    setAt(config, target.path, parsed.value)
+    applied.push(read.source)
+  }
+  // Per-entry names, in schema order, each with every setting it stands for.
+  const entryTargets = new Map<string, Target[]>()
   for (const setting of environmentSettings(schema)) {
     const star = setting.path.indexOf('*')
-    const targets = star === -1
-      ? [{ name: setting.name, path: setting.path }]
-      : mapKeysAt(config, setting.path.slice(0, star)).map((key) => ({
-          name: ENV_PREFIX + [...setting.path.slice(0, star), key, ...setting.path.slice(star + 1)].map(envSegment).join('_'),
-          path: [...setting.path.slice(0, star), key, ...setting.path.slice(star + 1)],
-        }))
-    for (const target of targets) {
-      const read = await readVariable(env, target.name)
-      if (read === undefined) continue
-      if ('problem' in read) { problems.push(read.problem); continue }
-      const parsed = parseValue(read.text, setting.kind, read.fromFile)
-      if ('problem' in parsed) { problems.push(`${read.source}: ${parsed.problem}`); continue }
-      setAt(config, target.path, parsed.value)
-      applied.push(read.source)
+    if (star === -1) {
+      await apply(setting.name, { setting, path: setting.path })
+      continue
     }
+    const mapPath = setting.path.slice(0, star)
+    for (const key of mapKeysAt(config, mapPath)) {
+      const path = [...mapPath, key, ...setting.path.slice(star + 1)]
+      const name = ENV_PREFIX + path.map(envSegment).join('_')
+      entryTargets.set(name, [...(entryTargets.get(name) ?? []), { setting, path, entry: { mapPath, key } }])
+    }
+  }
+  for (const [name, targets] of entryTargets) {
+    if (targets.length === 1) {
+      await apply(name, targets[0]!)
+      continue
+    }
+    for (const source of [name, name + FILE_SUFFIX]) if (env[source] !== undefined) problems.push(ambiguity(source, targets))
   }
   return { config, problems, applied }
 }

@@ -11,7 +11,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import type { JarmResponseMode, UpstreamResponseModePreference } from '../authorization-request/response-mode.js'
 import { generateSigningKey, KeyRing, loadSigningKeys, type SigningKey } from '../keys/signing-keys.js'
 import { SYMMETRIC_ALGS, type AsymmetricAlg, type SigningAlg, type SymmetricAlg } from '../jarm/sign-jwt.js'
-import { clientEncryption, refusedAlgorithms, type ClientEncryption, type RawClientSecurity } from './client-security.js'
+import { clientEncryption, clientSecretProblem, refusedAlgorithms, type ClientEncryption, type RawClientSecurity } from './client-security.js'
 import { applyEnvironmentOverrides, type ConfigSchema } from './environment-overrides.js'
 import { packageRoot } from './package-root.js'
 
@@ -182,6 +182,8 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
     } else {
       neededAlgs.add(alg as AsymmetricAlg)
     }
+    const secretProblem = clientSecretProblem(clientId, client.client_secret, alg, client.authorization_encrypted_response_alg)
+    if (secretProblem !== undefined) problems.push(secretProblem)
     const { encryption, problems: encryptionProblems } = clientEncryption(clientId, client, remoteKeys)
     problems.push(...encryptionProblems)
     clients.set(clientId, Object.freeze({ authorizationSignedResponseAlg: alg, clientSecret: client.client_secret, redirectUris: Object.freeze([...(client.redirect_uris ?? [])]), encryption }))

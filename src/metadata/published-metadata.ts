@@ -1,9 +1,12 @@
 /**
  * What clients read: the legacy server's discovery document with the JARM modes and the gateway's
  * signing algorithms added (JARM §3, §4), and its JWKS with the gateway's public keys merged in so
- * clients find the response key where they look. Pure.
+ * clients find the response key where they look; or, when the legacy server has no JWKS, the
+ * gateway's own JWKS at a path of its own. Pure.
  */
 import type { JWK } from 'jose'
+import type { Delivery } from '../respond/response-delivery.js'
+import type { UpstreamMetadata } from './upstream-metadata.js'
 
 /** RFC 8414 §2: a server that does not list response_modes_supported supports query and fragment. */
 const DEFAULT_RESPONSE_MODES = ['query', 'fragment']
@@ -15,12 +18,14 @@ export function isDiscoveryPath (path: string): boolean {
 
 export function publishDiscovery (
   document: Record<string, unknown>,
-  gateway: { issuer: string | undefined, responseModes: Iterable<string>, signingAlgs: readonly string[], encryptionAlgs?: readonly string[], encryptionEncs?: readonly string[] },
+  gateway: { issuer: string | undefined, responseModes: Iterable<string>, signingAlgs: readonly string[], encryptionAlgs?: readonly string[], encryptionEncs?: readonly string[], jwksUri?: string | undefined },
 ): Record<string, unknown> {
   const listed = Array.isArray(document['response_modes_supported']) ? document['response_modes_supported'] as unknown[] : DEFAULT_RESPONSE_MODES
   return {
     ...document,
     ...(gateway.issuer !== undefined ? { issuer: gateway.issuer } : {}),
+    // Only when the legacy server publishes none (UpstreamMetadata.gatewayJwks): the gateway's own JWKS.
+    ...(gateway.jwksUri !== undefined ? { jwks_uri: gateway.jwksUri } : {}),
     response_modes_supported: [...new Set([...listed, ...gateway.responseModes])],
     authorization_signing_alg_values_supported: [...gateway.signingAlgs],
     ...(gateway.encryptionAlgs !== undefined ? { authorization_encryption_alg_values_supported: [...gateway.encryptionAlgs] } : {}),
@@ -33,4 +38,17 @@ export function publishJwks (document: Record<string, unknown>, gatewayKeys: Rea
   const gatewayKids = new Set(gatewayKeys.map((key) => key.kid))
   const collisions = upstreamKeys.map((key) => key.kid).filter((kid): kid is string => kid !== undefined && gatewayKids.has(kid))
   return { document: { ...document, keys: [...upstreamKeys, ...gatewayKeys] }, collisions }
+}
+
+/** A request for the gateway's own JWKS (GET or HEAD at its path), answered without the legacy server. */
+export function isGatewayJwksRequest (method: string | undefined, path: string, metadata: UpstreamMetadata): boolean {
+  return metadata.gatewayJwks !== undefined && path === metadata.gatewayJwks.path && (method === 'GET' || method === 'HEAD')
+}
+
+/**
+ * The gateway's own JWKS: its public signing keys, and the retired ones a reload keeps (RFC 7517 §8.5
+ * media type). `no-cache`: a reload can start signing with a new key at once, so caches revalidate.
+ */
+export function gatewayJwksAnswer (keys: ReadonlyArray<Readonly<JWK>>): Delivery {
+  return { status: 200, headers: { 'content-type': 'application/jwk-set+json', 'cache-control': 'no-cache' }, body: JSON.stringify({ keys }) }
 }

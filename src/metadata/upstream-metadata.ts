@@ -14,6 +14,11 @@ export interface UpstreamMetadata {
   readonly document: Readonly<Record<string, unknown>>
   readonly authorizationEndpointPath: string
   readonly jwksPath: string | undefined
+  /**
+   * Set when the legacy server publishes no jwks_uri (RFC 8414 §2 makes it optional): the gateway
+   * then serves its own JWKS at `path` and publishes `uri` as jwks_uri (see gatewayJwksLocation).
+   */
+  readonly gatewayJwks?: GatewayJwksLocation | undefined
   /** RFC 9126 §5: where clients push authorization requests, when the legacy server has PAR. */
   readonly pushedAuthorizationRequestPath?: string | undefined
   /**
@@ -57,6 +62,29 @@ export function discoveryPaths (issuer: string | undefined): string[] {
   ]
 }
 
+/** The name, under the issuer's path, of the JWKS the gateway serves when the legacy server has none. */
+export const GATEWAY_JWKS_NAME = '.well-known/jarm-gateway-jwks.json'
+
+export interface GatewayJwksLocation {
+  /** The request path the gateway answers itself (never forwarded). */
+  readonly path: string
+  /** The jwks_uri published in discovery. */
+  readonly uri: string
+}
+
+/**
+ * Where the gateway's own JWKS lives: `<issuer path>/.well-known/jarm-gateway-jwks.json` on the
+ * issuer's origin. Under the issuer's path because that is the space the issuer (and so the
+ * gateway in front of it) speaks for, as `{issuer}/.well-known/openid-configuration` is; a name of
+ * the gateway's own so that no legacy route is shadowed; from the issuer alone (configured, or the
+ * legacy server's discovery), never from a request's Host, so no request can steer it.
+ */
+export function gatewayJwksLocation (issuer: string): GatewayJwksLocation {
+  const url = new URL(issuer)
+  const path = `${url.pathname.replace(/\/$/, '')}/${GATEWAY_JWKS_NAME}`
+  return { path, uri: `${url.origin}${path}` }
+}
+
 function pathOf (value: unknown): string | undefined {
   return typeof value === 'string' && URL.canParse(value) ? new URL(value).pathname : undefined
 }
@@ -68,11 +96,13 @@ export function readMetadata (document: Record<string, unknown>, source: Metadat
     throw new Error('the discovery document has no issuer or authorization_endpoint')
   }
   const issuer = source.issuer ?? published
+  const jwksPath = pathOf(document['jwks_uri'])
   return {
     issuer,
     document,
     authorizationEndpointPath,
-    jwksPath: pathOf(document['jwks_uri']),
+    jwksPath,
+    gatewayJwks: jwksPath === undefined ? gatewayJwksLocation(issuer) : undefined,
     pushedAuthorizationRequestPath: pathOf(document['pushed_authorization_request_endpoint']),
     nonFlowPaths: NON_FLOW_ENDPOINTS.map((name) => pathOf(document[name])).filter((path): path is string => path !== undefined && path !== authorizationEndpointPath),
     issuerMismatch: issuer !== published ? `the configured issuer ${issuer} differs from the legacy server's ${published}` : undefined,

@@ -17,7 +17,7 @@ export function legacyWith (clients: Array<Record<string, unknown>>): { clients:
 }
 
 /** An oidc-provider client (JARM is the gateway's business, so nothing JARM here). */
-export function legacyClient (clientId: string, secret = `${clientId}-secret-that-is-long-enough-for-any-alg-0123456789`): Record<string, unknown> {
+export function legacyClient (clientId: string, secret = secretOf(clientId)): Record<string, unknown> {
   return {
     client_id: clientId,
     client_secret: secret,
@@ -28,8 +28,9 @@ export function legacyClient (clientId: string, secret = `${clientId}-secret-tha
   }
 }
 
+/** A client's secret, the same at the legacy server and the gateway: 64+ bytes, enough for HS512 (RFC 7518 §3.2). */
 export function secretOf (clientId: string): string {
-  return `${clientId}-secret-that-is-long-enough-for-any-alg-0123456789`
+  return `${clientId}-secret-that-is-long-enough-for-any-alg-HS512-needs-64-bytes-0123456789`
 }
 
 

@@ -110,3 +110,48 @@ t.test('client_jwks_uri settings have defaults and limits', async (t) => {
     'client_jwks_uri.timeout_ms: must be >= 100',
   ])
 })
+
+t.test('client_secret length follows its use, counted in UTF-8 bytes (RFC 7518 §3.2)', async (t) => {
+  const bytes = (n: number): string => 's'.repeat(n)
+  const problems = await problemsOf({
+    ...BASE,
+    clients: {
+      hs256Short: { authorization_signed_response_alg: 'HS256', client_secret: bytes(31) },
+      hs384At32: { authorization_signed_response_alg: 'HS384', client_secret: bytes(32) },
+      hs512At48: { authorization_signed_response_alg: 'HS512', client_secret: bytes(48) },
+      // 31 characters, 62 bytes: bytes are what the HMAC key is made of.
+      hs512Accents: { authorization_signed_response_alg: 'HS512', client_secret: 'é'.repeat(31) },
+      hs512WithDir: { authorization_signed_response_alg: 'HS512', authorization_encrypted_response_alg: 'dir', client_secret: bytes(63) },
+      kwShort: { authorization_encrypted_response_alg: 'A128KW', client_secret: bytes(31) },
+      unused: { client_secret: bytes(10) },
+      empty: { authorization_signed_response_alg: 'HS256', client_secret: '' },
+    },
+  })
+  t.same(problems, [
+    'clients.hs256Short.client_secret: is 31 bytes; authorization_signed_response_alg HS256 needs at least 32 bytes (RFC 7518 §3.2: an HMAC key at least as long as the hash output)',
+    'clients.hs384At32.client_secret: is 32 bytes; authorization_signed_response_alg HS384 needs at least 48 bytes (RFC 7518 §3.2: an HMAC key at least as long as the hash output)',
+    'clients.hs512At48.client_secret: is 48 bytes; authorization_signed_response_alg HS512 needs at least 64 bytes (RFC 7518 §3.2: an HMAC key at least as long as the hash output)',
+    'clients.hs512Accents.client_secret: is 62 bytes; authorization_signed_response_alg HS512 needs at least 64 bytes (RFC 7518 §3.2: an HMAC key at least as long as the hash output)',
+    'clients.hs512WithDir.client_secret: is 63 bytes; authorization_signed_response_alg HS512 needs at least 64 bytes (RFC 7518 §3.2: an HMAC key at least as long as the hash output)',
+    'clients.kwShort.client_secret: is 31 bytes; authorization_encrypted_response_alg A128KW needs at least 32 bytes (the encryption key is derived from it)',
+    'clients.unused.client_secret: is 10 bytes; a client_secret needs at least 32 bytes',
+    'clients.empty.client_secret: is 0 bytes; authorization_signed_response_alg HS256 needs at least 32 bytes (RFC 7518 §3.2: an HMAC key at least as long as the hash output)',
+  ])
+  t.notMatch(problems.join('\n'), /sssss|éé/, 'the secret itself is never quoted')
+
+  const config = await buildConfig({
+    ...BASE,
+    clients: {
+      hs256: { authorization_signed_response_alg: 'HS256', client_secret: bytes(32) },
+      hs384: { authorization_signed_response_alg: 'HS384', client_secret: bytes(48) },
+      hs512: { authorization_signed_response_alg: 'HS512', client_secret: bytes(64) },
+      // 16 characters, 32 bytes: enough for HS256 (a character count would have refused it).
+      hs256Accents: { authorization_signed_response_alg: 'HS256', client_secret: 'é'.repeat(16) },
+      hs512WithKw: { authorization_signed_response_alg: 'HS512', authorization_encrypted_response_alg: 'A256KW', client_secret: bytes(64) },
+      // Encryption keeps its own rule: 32 bytes, whatever the (asymmetric) signing algorithm.
+      rsWithKw: { authorization_signed_response_alg: 'RS256', authorization_encrypted_response_alg: 'A256KW', client_secret: bytes(32) },
+      rsWithDir: { authorization_encrypted_response_alg: 'dir', authorization_encrypted_response_enc: 'A256CBC-HS512', client_secret: bytes(32) },
+    },
+  }, process.cwd())
+  t.same([...config.clients.keys()], ['hs256', 'hs384', 'hs512', 'hs256Accents', 'hs512WithKw', 'rsWithKw', 'rsWithDir'])
+})

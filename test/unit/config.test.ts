@@ -111,7 +111,7 @@ t.test('configured keys and secrets raise no warning; HS clients are listed in t
   const config = await buildConfig({
     upstream: { url: 'https://legacy.internal/' },
     keys: { keys: [await generatePrivateJwk('RS256')] },
-    clients: { hs: { authorization_signed_response_alg: 'HS512', client_secret: 'hs-client-secret-hs-client-secret-0123' } },
+    clients: { hs: { authorization_signed_response_alg: 'HS512', client_secret: 'hs512-client-secret-of-64-bytes-or-more-0123456789-0123456789abc' } },
     state: { secrets: ['state-secret-state-secret-state-secret'] },
   }, '.')
   t.same(config.warnings, [])

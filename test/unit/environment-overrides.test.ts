@@ -135,3 +135,53 @@ t.test('the derivation follows any schema: a map of plain values, and a map unde
   const nested = await applyEnvironmentOverrides({ outer: { routes: { a: {} } } }, { JARM_GATEWAY_OUTER_ROUTES_A_TARGET: 'x' }, schema)
   t.same(nested.config, { outer: { routes: { a: { target: 'x' } } } })
 })
+
+t.test('a variable that two client_ids share is an error naming both and the variable, never its value', async (t) => {
+  const twins = { upstream: { url: 'http://a' }, clients: { 'my-app': { authorization_signed_response_alg: 'HS256' }, 'my.app': {}, other: {} } }
+  const value = 'a-client-secret-that-must-not-be-logged-0123456789'
+  const clash = await applyEnvironmentOverrides(twins, {
+    JARM_GATEWAY_CLIENTS_MY_APP_CLIENT_SECRET: value,
+    JARM_GATEWAY_CLIENTS_MY_APP_REDIRECT_URIS_FILE: join(dir, 'never-read'),
+    JARM_GATEWAY_CLIENTS_OTHER_CLIENT_SECRET: value,
+  }, CONFIG_SCHEMA)
+  t.same(clash.problems, [
+    'JARM_GATEWAY_CLIENTS_MY_APP_CLIENT_SECRET: is ambiguous: it names clients.my-app.client_secret and clients.my.app.client_secret (client_ids "my-app" and "my.app" are both MY_APP in a variable name); set the value in the file or in JARM_GATEWAY_CLIENTS, or rename one of the clients',
+    'JARM_GATEWAY_CLIENTS_MY_APP_REDIRECT_URIS_FILE: is ambiguous: it names clients.my-app.redirect_uris and clients.my.app.redirect_uris (client_ids "my-app" and "my.app" are both MY_APP in a variable name); set the value in the file or in JARM_GATEWAY_CLIENTS, or rename one of the clients',
+  ])
+  t.same(clash.applied, ['JARM_GATEWAY_CLIENTS_OTHER_CLIENT_SECRET'], 'an unambiguous variable still applies')
+  t.same(clash.config, { ...twins, clients: { ...twins.clients, other: { client_secret: value } } }, 'neither twin got the value')
+  t.notMatch(clash.problems.join('\n'), value)
+
+  const quiet = await applyEnvironmentOverrides(twins, { JARM_GATEWAY_CLIENTS_OTHER_CLIENT_SECRET: value, JARM_GATEWAY_CLIENTS_MY_APPS_CLIENT_SECRET: value }, CONFIG_SCHEMA)
+  t.same(quiet.problems, [], 'twins that no variable names are fine')
+
+  const fromMap = await applyEnvironmentOverrides({ upstream: { url: 'http://a' } }, {
+    JARM_GATEWAY_CLIENTS: '{"a-b":{},"a_b":{},"A.B":{}}',
+    JARM_GATEWAY_CLIENTS_A_B_JWKS_URI: 'https://a.example/jwks',
+  }, CONFIG_SCHEMA)
+  t.same(fromMap.problems, [
+    'JARM_GATEWAY_CLIENTS_A_B_JWKS_URI: is ambiguous: it names clients.a-b.jwks_uri, clients.a_b.jwks_uri and clients.A.B.jwks_uri (client_ids "a-b", "a_b" and "A.B" are all A_B in a variable name); set the value in the file or in JARM_GATEWAY_CLIENTS, or rename one of the clients',
+  ], 'the clients of JARM_GATEWAY_CLIENTS are checked too, whatever their number')
+})
+
+t.test('the collision stops the load at start, at --check-config and on reload alike (one loader)', async (t) => {
+  const file = join(dir, 'twins.config.json')
+  await writeFile(file, JSON.stringify({ upstream: { url: 'http://127.0.0.1:9000' }, clients: { 'my-app': {}, 'my.app': {} } }))
+  await loadConfigFile(file, {})
+  const error = await loadConfigFile(file, { JARM_GATEWAY_CLIENTS_MY_APP_AUTHORIZATION_SIGNED_RESPONSE_ALG: 'ES256' }).catch((e: unknown) => e)
+  t.type(error, ConfigError)
+  t.match((error as ConfigError).problems, [/^JARM_GATEWAY_CLIENTS_MY_APP_AUTHORIZATION_SIGNED_RESPONSE_ALG: is ambiguous: it names clients\.my-app\.authorization_signed_response_alg and clients\.my\.app\.authorization_signed_response_alg/])
+})
+
+t.test('any schema: a name that two settings of different entries share is caught too', async (t) => {
+  // routes.a.x_target and routes.a_x.target are both JARM_GATEWAY_ROUTES_A_X_TARGET.
+  const schema = { type: 'object', properties: { routes: { type: 'object', additionalProperties: { type: 'object', properties: { target: { type: 'string' }, x_target: { type: 'string' } } } } } }
+  const { problems, config } = await applyEnvironmentOverrides({ routes: { a: {}, a_x: {} } }, { JARM_GATEWAY_ROUTES_A_X_TARGET: 'x', JARM_GATEWAY_ROUTES_A_TARGET: 'y' }, schema)
+  t.same(problems, ['JARM_GATEWAY_ROUTES_A_X_TARGET: is ambiguous: it names routes.a_x.target and routes.a.x_target (keys of routes "a_x" and "a" meet in this variable name); set the value in the file or in JARM_GATEWAY_ROUTES, or rename one of the keys'])
+  t.same(config, { routes: { a: { target: 'y' }, a_x: {} } })
+})
+
+t.test('no fixed setting can be mistaken for a per-client one', async (t) => {
+  const fixed = environmentSettings(CONFIG_SCHEMA).filter((s) => !s.path.includes('*')).map((s) => s.name)
+  t.same(fixed.filter((name) => name.startsWith('JARM_GATEWAY_CLIENTS_')), [], 'every JARM_GATEWAY_CLIENTS_* name is a client\'s')
+})

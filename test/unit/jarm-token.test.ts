@@ -49,7 +49,7 @@ t.test('the response token factory signs per client', async (t) => {
   const config = await buildConfig({
     upstream: { url: 'http://127.0.0.1:1' },
     keys,
-    clients: { es: { authorization_signed_response_alg: 'ES256' }, hs: { authorization_signed_response_alg: 'HS384', client_secret: 'hs-client-secret-hs-client-secret-0123' } },
+    clients: { es: { authorization_signed_response_alg: 'ES256' }, hs: { authorization_signed_response_alg: 'HS384', client_secret: 'hs384-client-secret-of-48-bytes-or-more-0123456789' } },
   }, '.')
   const factory = new ResponseTokenFactory(config, () => 1_800_000_000_000)
   const input = { issuer: 'https://id.example', state: 's', parameters: [['code', 'c']] as const }
@@ -60,7 +60,7 @@ t.test('the response token factory signs per client', async (t) => {
   const unlisted = await jwtVerify(factory.create({ ...input, clientId: 'unlisted' }), jwks, { currentDate: new Date(1_800_000_000_000) })
   t.same(unlisted.protectedHeader, { alg: 'RS256', kid: keys.keys[1]!.kid }, 'JARM §3 default')
   const hs = factory.create({ ...input, clientId: 'hs' })
-  const verified = await jwtVerify(hs, Buffer.from('hs-client-secret-hs-client-secret-0123'), { currentDate: new Date(1_800_000_000_000) })
+  const verified = await jwtVerify(hs, Buffer.from('hs384-client-secret-of-48-bytes-or-more-0123456789'), { currentDate: new Date(1_800_000_000_000) })
   t.same(verified.protectedHeader, { alg: 'HS384' }, 'no kid: the key is the client secret')
   t.equal(factory.algorithmFor('hs'), 'HS384')
   t.equal(decodeJwt(hs).aud, 'hs')

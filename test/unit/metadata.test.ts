@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { isDiscoveryPath, publishDiscovery, publishJwks } from '../../src/metadata/published-metadata.js'
+import { gatewayJwksAnswer, isDiscoveryPath, isGatewayJwksRequest, publishDiscovery, publishJwks } from '../../src/metadata/published-metadata.js'
 import { discoveryPaths, MetadataCache, METADATA_REFRESH_MS, readMetadata } from '../../src/metadata/upstream-metadata.js'
 import { getFromUpstream } from '../../src/http/upstream-request.js'
 
@@ -92,4 +92,27 @@ t.test('bounded GETs: size limit, timeout, and TLS that must verify', async (t) 
   await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { tls.closeAllConnections(); tls.close() })
   await t.rejects(getFromUpstream(new URL(`https://127.0.0.1:${(tls.address() as AddressInfo).port}/`), { timeoutMs: 1000, maxBytes: 1000 }), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }, 'an untrusted certificate is refused')
+})
+
+t.test('a legacy server without jwks_uri: the gateway serves its own JWKS under the issuer, on the issuer\'s origin', async (t) => {
+  const bare = { issuer: 'https://id.example/realms/main', authorization_endpoint: 'https://id.example/realms/main/auth' }
+  t.same(readMetadata(bare, source).gatewayJwks, { path: '/realms/main/.well-known/jarm-gateway-jwks.json', uri: 'https://id.example/realms/main/.well-known/jarm-gateway-jwks.json' })
+  t.same(readMetadata({ ...bare, issuer: 'https://id.example/' }, source).gatewayJwks, { path: '/.well-known/jarm-gateway-jwks.json', uri: 'https://id.example/.well-known/jarm-gateway-jwks.json' }, 'an issuer without a path')
+  t.same(readMetadata(bare, { ...source, issuer: 'https://public.example:8443/tenant/' }).gatewayJwks, { path: '/tenant/.well-known/jarm-gateway-jwks.json', uri: 'https://public.example:8443/tenant/.well-known/jarm-gateway-jwks.json' }, 'the configured issuer is the one published')
+  t.equal(readMetadata({ ...bare, jwks_uri: 'https://id.example/keys' }, source).gatewayJwks, undefined, 'the legacy server\'s own jwks_uri gets the keys merged in instead')
+  t.equal(readMetadata({ ...bare, jwks_uri: 42 }, source).gatewayJwks?.path, '/realms/main/.well-known/jarm-gateway-jwks.json', 'a jwks_uri that is not a URL counts as none')
+
+  const metadata = readMetadata(bare, source)
+  t.same(publishDiscovery(bare, { issuer: undefined, responseModes: [], signingAlgs: ['ES256'], jwksUri: metadata.gatewayJwks?.uri })['jwks_uri'], 'https://id.example/realms/main/.well-known/jarm-gateway-jwks.json')
+  t.notOk('jwks_uri' in publishDiscovery(bare, { issuer: undefined, responseModes: [], signingAlgs: [] }), 'nothing invented otherwise')
+  t.ok(isGatewayJwksRequest('GET', '/realms/main/.well-known/jarm-gateway-jwks.json', metadata))
+  t.ok(isGatewayJwksRequest('HEAD', '/realms/main/.well-known/jarm-gateway-jwks.json', metadata))
+  t.notOk(isGatewayJwksRequest('POST', '/realms/main/.well-known/jarm-gateway-jwks.json', metadata), 'other methods go to the legacy server')
+  t.notOk(isGatewayJwksRequest('GET', '/.well-known/jarm-gateway-jwks.json', metadata), 'only under the issuer')
+  t.notOk(isGatewayJwksRequest('GET', '/realms/main/.well-known/jarm-gateway-jwks.json', readMetadata({ ...bare, jwks_uri: 'https://id.example/keys' }, source)))
+
+  const answer = gatewayJwksAnswer([{ kty: 'EC', kid: 'b', crv: 'P-256', x: 'x', y: 'y' }])
+  t.equal(answer.status, 200)
+  t.same(JSON.parse(answer.body), { keys: [{ kty: 'EC', kid: 'b', crv: 'P-256', x: 'x', y: 'y' }] })
+  t.same(answer.headers, { 'content-type': 'application/jwk-set+json', 'cache-control': 'no-cache' })
 })
