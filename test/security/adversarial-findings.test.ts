@@ -209,7 +209,7 @@ t.test('a PAR flow\'s form_post page over the capture limit fails closed', async
       return true
     }
     if (request.path === AUTHORIZATION_PATH && request.params.get('request_uri') !== null) {
-      const padding = `<!-- ${'x'.repeat(300 * 1024)} -->`
+      const padding = `<!-- ${'x'.repeat(1024 * 1024)} -->`
       res.writeHead(200, { 'content-type': 'text/html' }).end(padding + formPostPage(REDIRECT_URI, [['code', 'PLAIN-CODE-PAR'], ['state', sealed!]]))
       return true
     }
@@ -221,7 +221,8 @@ t.test('a PAR flow\'s form_post page over the capture limit fails closed', async
   t.ok(sealed?.startsWith('jg1.'), 'the pushed request was sealed')
   const browser = new Browser()
   const response = await browser.get(`${stack.gatewayUrl}${AUTHORIZATION_PATH}?client_id=app1&request_uri=${encodeURIComponent('urn:ietf:params:oauth:request_uri:abc')}`)
-  t.notOk((await response.text()).includes('PLAIN-CODE-PAR'), 'the plain code never reaches the browser')
+  const text = await response.text()
+  t.notOk(text.includes('PLAIN-CODE-PAR'), 'the plain code never reaches the browser')
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -272,4 +273,99 @@ t.test('a refused request target never logs its userinfo or fragment', async (t)
   const text = JSON.stringify(stack.logs)
   t.notOk(text.includes('S3CRET-PASSWORD'), 'no password in the logs')
   t.notOk(text.includes('LEAKED-TOKEN'), 'no token in the logs')
+})
+
+// ---------------------------------------------------------------------------------------------
+// More ways around guarantee 6 and the forwarding-header rule
+// ---------------------------------------------------------------------------------------------
+
+// Severity: medium. Attack: request the authorization endpoint with a format suffix:
+// `/authorize.json?…response_mode=query.jwt&state=…`. Rails routes (Doorkeeper: `/oauth/authorize(.:format)`)
+// and Spring MVC's suffix pattern match (default up to Spring 5.2, the era of Spring Security
+// OAuth's `/oauth/authorize`) route it to the authorization endpoint; the gateway's canonical path
+// keeps the suffix and lets the request through unrewritten. Impact: guarantee 6 broken for
+// exactly the legacy servers the gateway exists for; the client's own mode and state reach them.
+t.test('an authorization endpoint spelled with a format suffix (.json, .html) is rewritten too', async (t) => {
+  for (const suffix of ['.json', '.html', '.do']) {
+    const before = stack.received.length
+    const response = await fetch(`${stack.gatewayUrl}${AUTHORIZATION_PATH}${suffix}?${query({ response_mode: 'query.jwt' })}`, { redirect: 'manual' })
+    await response.arrayBuffer()
+    const reached = stack.received.slice(before)
+    t.notOk(reached.some((r) => r.params.get('response_mode') === 'query.jwt' || r.params.get('state') === 'client-state'), `${AUTHORIZATION_PATH}${suffix}: rewritten or refused (status ${response.status})`)
+  }
+})
+
+// Severity: medium. Attack: a request whose target is a harmless path (`/static/x?…response_mode=query.jwt&state=…`)
+// with `X-Original-URL: /authorize` or `X-Rewrite-URL: /authorize?…`. IIS / ASP.NET URL Rewrite,
+// older Symfony (CVE-2018-14773) and several Java rewrite filters route on these headers. The
+// gateway routes on the target only and forwards the headers untouched. Impact: the JWT-mode
+// request reaches the legacy server's authorization endpoint unrewritten (guarantee 6).
+t.test('client-sent URL-override headers (X-Original-URL, X-Rewrite-URL) never reach the legacy server', async (t) => {
+  const before = stack.received.length
+  const response = await fetch(`${stack.gatewayUrl}/static/app.css?${query({ response_mode: 'query.jwt' })}`, {
+    headers: { 'x-original-url': `${AUTHORIZATION_PATH}?${query({ response_mode: 'query.jwt' })}`, 'x-rewrite-url': `${AUTHORIZATION_PATH}?${query({ response_mode: 'query.jwt' })}` },
+    redirect: 'manual',
+  })
+  await response.arrayBuffer()
+  const forwarded = stack.received.slice(before)
+  t.notOk(forwarded.some((r) => r.headers['x-original-url'] !== undefined || r.headers['x-rewrite-url'] !== undefined), 'dropped like X-Forwarded-*')
+})
+
+// Severity: low/medium. Attack: SECURITY.md promises "client-sent forwarding headers are dropped,
+// so a client cannot steer the URLs a legacy server builds from them", but only `Forwarded` and six
+// `X-Forwarded-*` names are. Rack (Doorkeeper) prefers `X-Forwarded-Scheme` over the gateway's own
+// `X-Forwarded-Proto` and honours `X-Forwarded-Ssl: on`; Vert.x/Quarkus read `X-Forwarded-Ssl`;
+// `X-Original-Host`, `X-Host`, `X-Forwarded-Server` are read by others. Impact: a client steers
+// the scheme/host of the URLs the legacy server builds (discovery, redirects, `iss`), the cache
+// poisoning vector the review closed for Host and X-Forwarded-Host.
+t.test('every client-sent forwarding header is dropped, not only X-Forwarded-{For,Host,Proto,Port,Prefix}', async (t) => {
+  const names = ['x-forwarded-scheme', 'x-forwarded-ssl', 'front-end-https', 'x-original-host', 'x-host', 'x-forwarded-server', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-forwarded-uri', 'x-url-scheme']
+  const before = stack.received.length
+  const headers: Record<string, string> = {}
+  for (const name of names) headers[name] = name.includes('ssl') || name.includes('https') ? 'on' : name.includes('scheme') ? 'https' : 'evil.example'
+  const response = await fetch(`${stack.gatewayUrl}/login`, { headers })
+  await response.arrayBuffer()
+  const seen = stack.received.slice(before).flatMap((r) => names.filter((name) => r.headers[name] !== undefined))
+  t.same(seen, [], 'none reaches the legacy server')
+})
+
+// Severity: low. Attack (legacy side): a redirect to the redirect_uri carrying `state` twice,
+// a non-sealed one first (`?code=X&state=&state=jg1.…`, as a server that appends its state to a
+// query it copied does). The gateway reads only the first `state`, finds no sealed flow and
+// passes the plain code on; claims building would have refused a repeated `state`. Impact: a
+// plain code of a sealed flow travels unsigned.
+t.test('a redirect with a plain state before the sealed one fails closed', async (t) => {
+  answerAtOnce((sealed, res) => {
+    res.writeHead(302, { location: `${REDIRECT_URI}?code=PLAIN-CODE-TWO-STATES&state=&state=${encodeURIComponent(sealed)}` }).end()
+  })
+  const response = await new Browser().get(`${stack.gatewayUrl}${AUTHORIZATION_PATH}?${query({ response_mode: 'query.jwt' })}`)
+  await response.text()
+  t.notMatch(response.headers.get('location') ?? '', /PLAIN-CODE-TWO-STATES/, 'the plain code never reaches the browser')
+})
+
+// ---------------------------------------------------------------------------------------------
+// Hangs (guarantee 9)
+// ---------------------------------------------------------------------------------------------
+
+// Severity: low/medium. Attack (legacy side): the legacy server answers an ordinary request with
+// `101 Switching Protocols` (a misconfigured WebSocket or h2c front, a broken keep-alive socket
+// reused after an upgrade) and then closes. The gateway neither answers nor closes the client's
+// connection: it hangs (observed past 20 s with upstream.timeout_ms 1500), the request is no
+// longer counted in flight, and the server's close waits on it. Impact: guarantee 9 ("the client
+// connection is ended rather than left hanging", "an upstream that ... resets ... ends in a
+// 502/504") broken; every such answer leaks a client connection.
+t.test('a 101 answer to a request that asked for no upgrade ends in a 502, not a hang', async (t) => {
+  const hanging = await startFakeStack({
+    config: { upstream: { timeout_ms: 1500 } },
+    handler: (_request, res) => {
+      res.socket!.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+      setTimeout(() => res.socket?.destroy(), 200)
+    },
+  })
+  // Not awaited: closing the gateway waits on the very connection that hangs.
+  t.teardown(() => { void hanging.close() })
+  const host = new URL(hanging.gatewayUrl).host
+  const reply = await rawRequest(hanging.gatewayUrl, `GET /login HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 5000)
+  t.ok(reply.answered, 'answered or closed within 5 s')
+  t.equal(reply.status, 502, 'upstream_bad_response')
 })
