@@ -318,3 +318,41 @@ t.test('hostile framing of the legacy server\'s answers ends in a bounded 5xx, n
   const health = await fetch(`${stack.gatewayUrl}/healthz`)
   t.equal(health.status, 200)
 })
+
+t.test('a sealed state replayed after state.ttl_seconds, in the browser that holds its cookie, is flow_state_expired', async (t) => {
+  let clock = Date.now()
+  let sealed = ''
+  const timed = await startFakeStack({
+    now: () => clock,
+    config: { state: { secrets: ['a-test-secret-for-sealing-flow-state-0123456789'], ttl_seconds: 60 } },
+    handler: (request, res) => {
+      if (request.path === AUTHORIZATION_PATH) { sealed = request.params.get('state')!; res.writeHead(200, { 'content-type': 'text/plain' }).end('login'); return }
+      res.writeHead(302, { location: `${REDIRECT_URI}?code=LATE&state=${encodeURIComponent(sealed)}` }).end()
+    },
+  })
+  t.teardown(() => timed.close())
+  const browser = new Browser()
+  await (await browser.get(`${timed.gatewayUrl}${AUTHORIZATION_PATH}?${query()}`)).text()
+  clock += 61_000
+  const response = await browser.get(`${timed.gatewayUrl}/resume`)
+  const body = await response.text()
+  t.equal(response.status, 400)
+  t.match(body, /flow_state_expired/)
+  t.notOk((response.headers.get('location') ?? '').includes('LATE'))
+})
+
+t.test('an error without state in a browser with two flows waiting at that redirect_uri fails closed', async (t) => {
+  const browser = new Browser()
+  for (const state of ['one', 'two']) await (await browser.get(`${stack.gatewayUrl}${AUTHORIZATION_PATH}?${query({ state })}`)).text()
+  t.equal(browser.cookies.size, 2)
+  handlers.current = (request, res) => {
+    if (request.path !== '/cancel') return false
+    res.writeHead(302, { location: `${REDIRECT_URI}?error=access_denied` }).end()
+    return true
+  }
+  const before = signed()
+  const response = await browser.get(`${stack.gatewayUrl}/cancel`)
+  await response.text()
+  t.equal(signed(), before, 'not signed for either')
+  t.equal(response.status, 502, 'capture_failed')
+})

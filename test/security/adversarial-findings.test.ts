@@ -369,3 +369,41 @@ t.test('a 101 answer to a request that asked for no upgrade ends in a 502, not a
   t.ok(reply.answered, 'answered or closed within 5 s')
   t.equal(reply.status, 502, 'upstream_bad_response')
 })
+
+// Severity: medium. Attack ("cookie bomb", third party): each authorization request with a JWT
+// mode sets a binding cookie holding the whole sealed state (up to ~4 KB; a client state of ~2.9 KB
+// is accepted), kept for state.ttl_seconds (30 min) and cleared only when its flow is answered.
+// An attacker page makes the victim's browser start a handful of flows it never finishes (links,
+// window.open, or cross-site iframes over HTTPS where the cookie is SameSite=None); from then on
+// every request of that browser to the identity server carries > 16 KiB of Cookie and Node answers
+// 431 to all of them: the victim cannot sign in anywhere behind the gateway for 30 minutes. The
+// same happens to a user with several sign-ins open. Impact: DoS of the IdP per browser;
+// guarantee 9 ("bounded work, defined answers") and the binding design leave it unbounded.
+t.test('flows started and abandoned in one browser never lock it out of the identity server (cookie bomb)', async (t) => {
+  const browser = new Browser()
+  for (let i = 0; i < 6; i++) {
+    const response = await browser.get(`${stack.gatewayUrl}${AUTHORIZATION_PATH}?${query({ response_mode: 'query.jwt', state: `${i}`.padEnd(2880, 'x') })}`)
+    await response.arrayBuffer()
+    if (response.status !== 200) t.comment(`flow ${i} answered ${response.status}`)
+  }
+  const cookieBytes = [...browser.cookies].reduce((sum, [n, v]) => sum + n.length + v.length + 3, 0)
+  t.comment(`the browser now holds ${browser.cookies.size} binding cookies, ${cookieBytes} bytes`)
+  // What a real browser sends beside the cookies (Chrome's navigation headers, ~700 bytes).
+  const chrome = {
+    'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+    accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7',
+    'accept-language': 'en-GB,en-US;q=0.9,en;q=0.8,de;q=0.7',
+    'sec-ch-ua': '"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"',
+    'sec-ch-ua-mobile': '?0',
+    'sec-ch-ua-platform': '"Windows"',
+    'sec-fetch-dest': 'document',
+    'sec-fetch-mode': 'navigate',
+    'sec-fetch-site': 'cross-site',
+    'sec-fetch-user': '?1',
+    'upgrade-insecure-requests': '1',
+    referer: 'https://client.example.org/some/page/that/started/the/sign-in?with=a&query=string',
+  }
+  const after = await browser.get(`${stack.gatewayUrl}/login`, { headers: chrome })
+  await after.arrayBuffer()
+  t.not(after.status, 431, 'the browser can still reach the identity server')
+})
