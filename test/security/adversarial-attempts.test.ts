@@ -356,3 +356,22 @@ t.test('an error without state in a browser with two flows waiting at that redir
   t.equal(signed(), before, 'not signed for either')
   t.equal(response.status, 502, 'capture_failed')
 })
+
+t.test('odd request targets and Host values end in a defined 4xx (never a 500 or a hang) and never reach the legacy server unrewritten', async (t) => {
+  const targets = [
+    `http://[::1${AUTHORIZATION_PATH}?${query()}`, `http://${host}:99999${AUTHORIZATION_PATH}?${query()}`, `?${query()}`, `*`,
+    `https://${host}${AUTHORIZATION_PATH}?${query()}`, `HTTP://${host.toUpperCase()}${AUTHORIZATION_PATH}?${query()}`, `ftp://${host}${AUTHORIZATION_PATH}?${query()}`,
+    `${AUTHORIZATION_PATH}?${query()}#frag`, `http://u@${host}${AUTHORIZATION_PATH}?${query()}`, `${AUTHORIZATION_PATH}%3F${query()}`,
+  ]
+  for (const target of targets) {
+    const before = stack.received.length
+    const reply = await rawRequest(stack.gatewayUrl, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 3000)
+    t.ok(reply.answered, `${target.slice(0, 50)}: answered`)
+    t.ok(reply.status === undefined || reply.status < 500, `${target.slice(0, 50)}: no 5xx (status ${reply.status})`)
+    t.notOk(sawUnrewritten(before), `${target.slice(0, 50)}: never unrewritten`)
+  }
+  for (const hostHeader of ['', ' ', `${host}, ${host}`, 'a b', '[::1]:x', '1.2.3.4.5', '%65vil.example', 'xn--nxasmq6b.example', '\u00e9vil.example']) {
+    const reply = await rawRequest(stack.gatewayUrl, Buffer.from(`GET ${AUTHORIZATION_PATH}?${query()} HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`, 'latin1'), 3000)
+    t.ok(reply.status === undefined || reply.status < 500, `Host ${JSON.stringify(hostHeader)}: no 5xx (status ${reply.status})`)
+  }
+})

@@ -407,3 +407,20 @@ t.test('flows started and abandoned in one browser never lock it out of the iden
   await after.arrayBuffer()
   t.not(after.status, 431, 'the browser can still reach the identity server')
 })
+
+// Severity: medium. Attack: an origin-form target that starts with two slashes and an authority-
+// looking first segment: `GET //gateway-host/authorize?…response_mode=query.jwt&state=… HTTP/1.1`.
+// The gateway's canonical path drops the empty segment and compares `/gateway-host/authorize`
+// with `/authorize`: no match, so the request passes unrewritten. A legacy server that reads its
+// target with the WHATWG URL parser against a base (`new URL(req.url, 'http://localhost')`, common
+// in Node servers, and exactly what this repository's own fake legacy server does) reads `//host`
+// as an authority and routes `/authorize` with the client's JWT mode and own state. Impact:
+// guarantee 6 broken (the README names `//auth` as a spelling it covers).
+t.test('a request target //host/authorize (read as authority + path by WHATWG-URL servers) is rewritten', async (t) => {
+  const host = new URL(stack.gatewayUrl).host
+  const before = stack.received.length
+  const reply = await rawRequest(stack.gatewayUrl, `GET //${host}${AUTHORIZATION_PATH}?${query({ response_mode: 'query.jwt' })} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+  const reached = stack.received.slice(before).filter((r) => r.path === AUTHORIZATION_PATH)
+  t.ok(reached.length > 0 || reply.status! >= 400, 'precondition: the legacy server routed it to its authorization endpoint (or it was refused)')
+  t.notOk(reached.some((r) => r.params.get('response_mode') === 'query.jwt' || r.params.get('state') === 'client-state'), `the legacy server never reads the client's JWT mode and own state (status ${reply.status})`)
+})
