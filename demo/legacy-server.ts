@@ -52,6 +52,8 @@ export interface LegacyServerOptions {
    * certificate chains to it (mutual TLS, as a legacy server behind a private network may ask).
    */
   readonly tls?: { readonly cert: string, readonly key: string, readonly clientCa?: string }
+  /** Sees every request first (a test records what reached the legacy server). */
+  readonly onRequest?: (req: IncomingMessage) => void
 }
 
 export async function startLegacyServer (options: LegacyServerOptions): Promise<LegacyServer> {
@@ -66,6 +68,7 @@ export async function startLegacyServer (options: LegacyServerOptions): Promise<
   const mountPath = new URL(options.issuer).pathname.replace(/\/$/, '')
   const callback = provider.callback()
   const handler = (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse): void => {
+    options.onRequest?.(req)
     if (mountPath !== '') {
       if (!(req.url ?? '').startsWith(mountPath)) {
         res.writeHead(404).end('not found')

@@ -55,6 +55,8 @@ function refusePlainHttp (server: HttpsServer): void {
         return
       }
       socket.on('error', drop)
+      // What the client still sends is read and dropped: unread data would make the close a reset.
+      socket.resume()
       socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${PLAIN_HTTP_REFUSAL.length}\r\nconnection: close\r\n\r\n${PLAIN_HTTP_REFUSAL}`)
     })
   })
@@ -86,10 +88,14 @@ type CertifiedSocket = TLSSocket & { [FORWARDED_PEM]?: string }
  */
 export function escapedClientCertificate (socket: Socket): string | undefined {
   const tlsSocket = socket as CertifiedSocket
-  // `authorized`: a certificate was presented and chains to listen.tls.client_ca_file.
+  // `authorized`: nothing presented failed verification against listen.tls.client_ca_file. It is
+  // also true when no certificate was presented at all, hence the look at the certificate itself.
   if (!('encrypted' in tlsSocket) || !tlsSocket.authorized) return undefined
-  tlsSocket[FORWARDED_PEM] ??= encodeURIComponent(new X509Certificate(tlsSocket.getPeerCertificate().raw).toString())
-  return tlsSocket[FORWARDED_PEM]
+  if (tlsSocket[FORWARDED_PEM] === undefined) {
+    const raw = tlsSocket.getPeerCertificate().raw as Buffer | undefined
+    tlsSocket[FORWARDED_PEM] = raw === undefined ? '' : encodeURIComponent(new X509Certificate(raw).toString())
+  }
+  return tlsSocket[FORWARDED_PEM] === '' ? undefined : tlsSocket[FORWARDED_PEM]
 }
 
 /**
