@@ -42,7 +42,8 @@ function refusePlainHttp (server: HttpsServer): void {
   const [tlsListener] = server.listeners('connection') as Array<(socket: Socket) => void>
   server.removeListener('connection', tlsListener!)
   server.prependListener('connection', (socket: Socket) => {
-    const drop = (): void => { socket.destroy() }
+    // A connection that errs or stays silent before its first byte is simply closed.
+    const drop = socket.destroy.bind(socket, undefined)
     socket.on('error', drop)
     socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, drop)
     socket.once('data', (first: Buffer) => {

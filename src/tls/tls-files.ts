@@ -43,7 +43,7 @@ async function readSetting (setting: string, file: string, findings: Findings): 
   try {
     return await readFile(file)
   } catch (error) {
-    findings.problems.push(`${setting}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+    findings.problems.push(`${setting}: cannot read ${file} (${(error as NodeJS.ErrnoException).code!})`)
     return undefined
   }
 }

@@ -16,8 +16,8 @@ import { buildConfig, ConfigError } from '../../src/config/load-config.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { UpstreamProxy } from '../../src/proxy/upstream-proxy.js'
 import { listen, serve } from '../../src/server.js'
-import { CERTIFICATE_EXPIRY_WARNING_DAYS } from '../../src/tls/tls-files.js'
-import { tlsFailureCause } from '../../src/tls/upstream-tls.js'
+import { CERTIFICATE_EXPIRY_WARNING_DAYS, sameUpstreamTls } from '../../src/tls/tls-files.js'
+import { createUpstreamAgent, tlsFailureCause } from '../../src/tls/upstream-tls.js'
 import { createTestPki } from '../helpers/test-pki.js'
 import { TEST_KEYS } from '../helpers/stack.js'
 
@@ -191,4 +191,38 @@ t.test('a synchronous throw inside http-proxy is the request\'s error, not the p
   t.equal(response.status, 500)
   t.equal(await response.text(), 'internal_error')
   t.same(errors, [{ code: 'internal_error', cause: 'ERR_INVALID_PROTOCOL' }])
+})
+
+t.test('the upstream agent: the name verified is servername, else the URL host, never an IP address as SNI', async (t) => {
+  const servername = (url: string, tls?: { servername?: string }): unknown => (createUpstreamAgent(url, tls) as unknown as { options: { servername?: string } }).options.servername
+  t.equal(servername('https://idp.internal:9443'), 'idp.internal')
+  t.equal(servername('https://127.0.0.1:9443'), '')
+  t.equal(servername('https://[::1]:9443'), '')
+  t.equal(servername('https://10.0.0.5', { servername: 'idp.internal' }), 'idp.internal')
+  t.equal(servername('http://127.0.0.1:9000'), undefined, 'plain HTTP: no TLS options')
+  const tls = { ca: Buffer.from('a'), servername: 'x' }
+  t.ok(sameUpstreamTls(undefined, undefined))
+  t.notOk(sameUpstreamTls(tls, undefined))
+  t.ok(sameUpstreamTls(tls, { ca: Buffer.from('a'), servername: 'x' }), 'the same contents')
+  t.notOk(sameUpstreamTls(tls, { ca: Buffer.from('b'), servername: 'x' }), 'a file rotated in place is a change')
+  t.notOk(sameUpstreamTls(tls, { servername: 'x' }))
+})
+
+t.test('a CA bundle whose certificates are not valid yet: warnings, not problems', async (t) => {
+  const bundle = join(pki.dir, 'future-bundle.pem')
+  writeFileSync(bundle, ca.cert + expired.cert)
+  const config = await buildConfig({ ...base, upstream: { url: 'https://127.0.0.1:9', tls: { ca_file: bundle } } }, pki.dir, () => Date.now() - 3 * 86_400_000)
+  t.equal(config.warnings.filter((w) => /^upstream\.tls\.ca_file: .* is not valid before/.test(w)).length, 2)
+})
+
+t.test('HTTPS without client certificates: no certificate is asked for, requests are served', async (t) => {
+  const config = await buildConfig({ ...base, listen: { tls: { cert_file: server.certFile, key_file: server.keyFile } } }, pki.dir)
+  const running = serve(await listen('127.0.0.1', 0, config.listen.tls), config, createLogger({ level: 'silent' }))
+  t.teardown(() => { running.server.closeAllConnections(); return running.close() })
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpsRequest(new URL('/healthz', running.url), { ca: ca.cert, agent: false }, (res) => { res.resume(); resolve(res.statusCode!) })
+    req.on('error', reject)
+    req.end()
+  })
+  t.equal(status, 200)
 })
