@@ -34,7 +34,9 @@ export type ErrorHandler = (error: GatewayError, req: IncomingMessage, res: Serv
  * and brought mark-compacts under load; per-call http-proxy options would copy every option on
  * each request.)
  */
-interface Exchange { readonly onResponse: ResponseHandler, readonly onError: ErrorHandler, timedOut: boolean, handshake?: HandshakeWatch }
+interface Exchange { readonly onResponse: ResponseHandler, readonly onError: ErrorHandler, timedOut: boolean, handshake: HandshakeWatch }
+/** The handshake of a plain HTTP exchange: none to wait for. */
+const NO_HANDSHAKE: HandshakeWatch = { done: true }
 const EXCHANGE = Symbol('jarm-gateway.exchange')
 type WithExchange = IncomingMessage & { [EXCHANGE]?: Exchange }
 
@@ -87,7 +89,7 @@ export class UpstreamProxy {
    * without it the client's body streams through.
    */
   forward (req: IncomingMessage, res: ServerResponse, handlers: { body?: Buffer | undefined, onResponse: ResponseHandler, onError: ErrorHandler }): void {
-    const exchange: Exchange = { onResponse: handlers.onResponse, onError: handlers.onError, timedOut: false };
+    const exchange: Exchange = { onResponse: handlers.onResponse, onError: handlers.onError, timedOut: false, handshake: NO_HANDSHAKE };
     (req as WithExchange)[EXCHANGE] = exchange
     const onError = (error: NodeJS.ErrnoException): void => { exchange.onError(this.#classify(error, exchange), req, res) }
     try {
@@ -111,7 +113,7 @@ export class UpstreamProxy {
     if (error.code === 'ECONNREFUSED' || error.code === 'ENOTFOUND' || error.code === 'EHOSTUNREACH' || error.code === 'EAI_AGAIN') {
       return new GatewayError('upstream_unreachable', 'the identity server refused the connection or cannot be found', { cause: error })
     }
-    const tls = this.#https ? tlsFailureCause(error, exchange.handshake?.done ?? false) : undefined
+    const tls = this.#https ? tlsFailureCause(error, exchange.handshake.done) : undefined
     if (tls !== undefined) return new GatewayError('upstream_tls_failed', 'the secure connection to the identity server failed', { cause: new Error(tls, { cause: error }) })
     return new GatewayError('upstream_bad_response', 'the identity server closed the connection or sent an invalid answer', { cause: error })
   }

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { checkHealth, healthUrl } from '../../src/cli/health-check.js'
+import { reloadOnSignal } from '../../src/cli/reload-on-signal.js'
 import { main } from '../../src/cli/main.js'
 import { buildConfig, ConfigError } from '../../src/config/load-config.js'
 import { createLogger } from '../../src/observability/logger.js'
@@ -159,6 +160,14 @@ t.test('HTTPS on listen: the health check pins the certificate; required client 
   Object.defineProperty(running.gateway, 'handle', { value: () => { throw new Error('a bug') } })
   t.equal(await ask({ cert: client.cert, key: client.key }), 500)
   t.ok(lines.some((l) => l['event'] === 'request.failed' && l['code'] === 'internal_error' && l['cause'] === 'a bug'))
+  // After its head was sent, the response can only be cut.
+  Object.defineProperty(running.gateway, 'handle', { value: (_req: unknown, res: import('node:http').ServerResponse) => { res.writeHead(200); res.write('partial'); throw new Error('a late bug') } })
+  await t.rejects(new Promise((resolve, reject) => {
+    const req = httpsRequest(new URL('/anything', running.url), { ca: ca.cert, agent: false, cert: client.cert, key: client.key }, (res) => { res.on('data', () => {}); res.on('end', resolve); res.on('error', reject) })
+    req.on('error', reject)
+    req.end()
+  }), 'the response is cut')
+  t.ok(lines.some((l) => l['event'] === 'request.failed' && l['cause'] === 'a late bug'))
   t.equal(running.reloadTls({ ...config, listen: { ...config.listen, tls: { ...config.listen.tls!, key: Buffer.from('not a key') } } }), false, 'unusable material is refused')
   t.ok(lines.some((l) => l['event'] === 'tls.reload_failed'))
 })
@@ -225,4 +234,17 @@ t.test('HTTPS without client certificates: no certificate is asked for, requests
     req.end()
   })
   t.equal(status, 200)
+})
+
+t.test('a reload that adds listen.tls to a plain HTTP gateway: said to wait for the next start', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = createLogger({ destination: new Writable({ write (chunk: Buffer, _e, done) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done() } }) })
+  const running = serve(await listen('127.0.0.1', 0), await buildConfig(base, pki.dir), logger)
+  t.teardown(() => running.close())
+  const withTls = await buildConfig({ ...base, listen: { tls: { cert_file: server.certFile, key_file: server.keyFile } } }, pki.dir)
+  const reloader = reloadOnSignal('gateway.config.json', running.gateway, logger, 'SIGUSR2', async () => withTls, running.reloadTls)
+  t.teardown(() => reloader.stop())
+  t.equal(await reloader.reload(), true, 'the rest of the configuration is reloaded')
+  t.ok(lines.some((l) => l['event'] === 'config.reload_listen_ignored' && /listen\.tls takes effect only at the next start/.test(l['msg'] as string)))
+  t.match(running.url, /^http:\/\//)
 })
