@@ -1,12 +1,17 @@
 # syntax=docker/dockerfile:1
 # jarm-gateway as a container: built with the whole toolchain, run as compiled JavaScript on a slim
-# Node 20 with production dependencies only, as an unprivileged user.
+# Node 24 LTS with production dependencies only, as an unprivileged user.
 #
 #   docker build -t jarm-gateway .
 #   docker run --rm -p 8080:8080 \
 #     -v "$PWD/gateway.config.json:/etc/jarm-gateway/gateway.config.json:ro" \
 #     -v "$PWD/secrets:/var/run/secrets/jarm-gateway:ro" \
+#     -v "$PWD/tls:/etc/jarm-gateway/tls:ro" \
 #     -e JARM_GATEWAY_UPSTREAM_URL=http://legacy:9000 jarm-gateway
+#
+# Certificates (listen.tls, upstream.tls) are mounted read-only under /etc/jarm-gateway/tls and
+# named relative to the config file ("cert_file": "tls/gateway.crt"); they are re-read on SIGHUP
+# (`docker kill -s HUP`), so a renewed certificate needs no restart.
 #
 # The configuration is read from /etc/jarm-gateway/gateway.config.json (JARM_GATEWAY_CONFIG);
 # JARM_GATEWAY_* variables override any setting, and *_FILE variables read secrets from mounted
@@ -14,7 +19,7 @@
 # without a Docker engine.
 
 # ---- build: compile TypeScript, then pack the package as npm would publish it ----
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -27,10 +32,12 @@ RUN npx tsc -p tsconfig.build.json \
  && tar -xzf /tmp/jarm-gateway-*.tgz -C /package --strip-components=1
 
 # ---- runtime: the packed files plus production dependencies ----
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     JARM_GATEWAY_CONFIG=/etc/jarm-gateway/gateway.config.json
 WORKDIR /app
+# Where listen.tls / upstream.tls files are mounted (relative to the config file: "tls/...").
+VOLUME ["/etc/jarm-gateway/tls"]
 COPY --from=build /package/ ./
 COPY package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \

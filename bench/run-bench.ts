@@ -4,7 +4,9 @@
  * and prints Markdown tables (the ones in BENCHMARKS.md).
  *
  *   1. Passthrough:  (a) straight to an instant upstream, (b) a bare http-proxy with a keep-alive
- *      agent, (c) the gateway. rps, p50/p99, c/b.
+ *      agent, (c) the gateway. rps, p50/p99, c/b. Then HTTPS on the listening side: (b-tls) a bare
+ *      http-proxy serving HTTPS, (c-tls) the gateway with listen.tls, the same certificate (made by
+ *      openssl, test/helpers/test-pki.ts); c-tls/b-tls.
  *   2. JARM path: an instant upstream answering the authorization request at once. (d) a plain
  *      authorization request through the gateway, (e) query.jwt per signing algorithm,
  *      (f) form_post.jwt captured from a form_post page, (g) with encryption. e/d, f/d, g/d, and
@@ -23,6 +25,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { get } from 'node:http'
+import { get as httpsGet } from 'node:https'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { generatePrivateJwk } from '../src/keys/signing-keys.js'
@@ -30,6 +33,7 @@ import { BenchChild, type Usage } from './lib/child-ipc.js'
 import { CLIENT_STATE, FAKE_REDIRECT_URI } from './lib/fixtures.js'
 import { median, percentile, ratio, formatTable } from './lib/stats.js'
 import { runFlow, runFlows, authorizationUrl } from './load/browser-flows.js'
+import { createTestPki } from '../test/helpers/test-pki.js'
 import { clientEncryptionKey, encryptedClientConfig, ENCRYPTION_ALG, ENCRYPTION_ENC } from './load/encryption.js'
 
 interface Settings {
@@ -154,9 +158,13 @@ async function load (target: Case, run: { duration?: number, amount?: number }):
   }
 }
 
+/** The CA of the HTTPS cases' certificate, trusted by the answer checks (autocannon verifies nothing). */
+let benchCa = ''
+
 function fetchOnce (url: string): Promise<{ status: number, headers: Record<string, string | string[] | undefined>, body: string }> {
   return new Promise((resolve, reject) => {
-    get(url, (res) => {
+    const options = url.startsWith('https:') ? { ca: benchCa } : {}
+    ;(url.startsWith('https:') ? httpsGet : get)(url, options, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }))
@@ -222,11 +230,17 @@ async function main (): Promise<void> {
 
   log(settings.smoke ? 'smoke mode: seconds long, the numbers mean nothing' : `${settings.rounds} rounds of ${settings.duration} s per case, ${settings.connections} connections`)
   const upstream = await startChild('fake-upstream')
+  const pki = createTestPki()
+  const ca = pki.authority('Bench CA')
+  const served = ca.issue('localhost', { dns: ['localhost'], ip: ['127.0.0.1'] })
+  benchCa = ca.cert
   // --expose-gc: heap figures after a full collection in section 4 (it changes nothing else).
-  const [bare, gateway, formPostGateway] = await Promise.all([
+  const [bare, gateway, formPostGateway, bareTls, gatewayTls] = await Promise.all([
     startChild('bare-proxy', { args: [upstream.url] }),
     startChild('gateway-process', { execArgv: ['--expose-gc'] }),
     startChild('gateway-process', { execArgv: ['--expose-gc'] }),
+    startChild('bare-proxy', { args: [upstream.url, served.certFile, served.keyFile] }),
+    startChild('gateway-process', { env: { BENCH_TLS_CERT_FILE: served.certFile, BENCH_TLS_KEY_FILE: served.keyFile } }),
   ])
 
   const [es, ed, ps, rs] = await Promise.all([generatePrivateJwk('ES256'), generatePrivateJwk('EdDSA'), generatePrivateJwk('PS256'), generatePrivateJwk('RS256')])
@@ -248,6 +262,7 @@ async function main (): Promise<void> {
   })
   await gateway.call('serve', { config: gatewayConfig('auto') })
   await formPostGateway.call('serve', { config: gatewayConfig('form_post') })
+  await gatewayTls.call('serve', { config: gatewayConfig('auto') })
   const memoryAtStart = await gateway.usage({ gc: true })
 
   // ---- 1. passthrough ----------------------------------------------------------------------
@@ -257,6 +272,8 @@ async function main (): Promise<void> {
     { key: 'c', label: 'jarm-gateway', url: `${gateway.url}/small`, status: 200, gateway },
     { key: 'b-html', label: 'bare http-proxy, an HTML page', url: `${bare.url}/page`, status: 200, gateway: bare },
     { key: 'c-html', label: 'jarm-gateway, an HTML page (inspected for a form_post response)', url: `${gateway.url}/page`, status: 200, gateway },
+    { key: 'b-tls', label: 'bare http-proxy serving HTTPS', url: `${bareTls.url}/small`, status: 200, gateway: bareTls },
+    { key: 'c-tls', label: 'jarm-gateway serving HTTPS (listen.tls)', url: `${gatewayTls.url}/small`, status: 200, gateway: gatewayTls },
   ]
   const on = (section: string): boolean => settings.sections.has(section)
   let pass = new Map<string, LoadResult[]>()
@@ -363,6 +380,7 @@ async function main (): Promise<void> {
   }
 
   await stopAll()
+  pki.remove()
   clearTimeout(watchdog)
 
   // ---- the report ----------------------------------------------------------------------------
@@ -387,6 +405,8 @@ async function main (): Promise<void> {
       ['CPU per request, c/b', x2(median(pass.get('c')!.map((run, i) => ratio(run.cpuUs ?? NaN, pass.get('b')![i]!.cpuUs ?? NaN)))), '', 'what the gateway costs over a bare proxy, less sensitive to a busy machine than rps'],
       ['c-html/b-html (rps)', x2(cbHtml), '(no target)', ''],
       ['b/a (what any proxy costs)', x2(roundRatio(pass.get('b')!, pass.get('a')!)), '', ''],
+      ['c-tls/b-tls (rps, HTTPS)', x2(roundRatio(pass.get('c-tls')!, pass.get('b-tls')!)), '(no target)', 'the gateway against a bare proxy, both serving HTTPS'],
+      ['c-tls/c (what HTTPS costs the gateway)', x2(roundRatio(pass.get('c-tls')!, pass.get('c')!)), '', ''],
     ]))
     print('')
   }

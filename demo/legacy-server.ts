@@ -5,6 +5,7 @@
  * on port 0; the demo on a fixed port.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider'
 
@@ -46,6 +47,13 @@ export interface LegacyServerOptions {
   readonly httpPost?: boolean
   /** 0 (the default) picks a free port. */
   readonly port?: number
+  /**
+   * Serve HTTPS with this certificate and key (PEM); with `clientCa`, only to clients whose
+   * certificate chains to it (mutual TLS, as a legacy server behind a private network may ask).
+   */
+  readonly tls?: { readonly cert: string, readonly key: string, readonly clientCa?: string }
+  /** Sees every request first (a test records what reached the legacy server). */
+  readonly onRequest?: (req: IncomingMessage) => void
 }
 
 export async function startLegacyServer (options: LegacyServerOptions): Promise<LegacyServer> {
@@ -59,7 +67,8 @@ export async function startLegacyServer (options: LegacyServerOptions): Promise<
   provider.proxy = true
   const mountPath = new URL(options.issuer).pathname.replace(/\/$/, '')
   const callback = provider.callback()
-  const server: Server = createServer((req: IncomingMessage & { originalUrl?: string }, res: ServerResponse) => {
+  const handler = (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse): void => {
+    options.onRequest?.(req)
     if (mountPath !== '') {
       if (!(req.url ?? '').startsWith(mountPath)) {
         res.writeHead(404).end('not found')
@@ -69,11 +78,15 @@ export async function startLegacyServer (options: LegacyServerOptions): Promise<
       req.url = req.url!.slice(mountPath.length) || '/'
     }
     void callback(req, res)
-  })
+  }
+  const { tls } = options
+  const server: Server = tls === undefined
+    ? createServer(handler)
+    : createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }) }, handler)
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     provider,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections()

@@ -33,6 +33,7 @@ export const ERRORS = {
   upstream_unreachable: { status: 502, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The identity server cannot be reached' },
   upstream_timeout: { status: 504, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The identity server did not answer in time' },
   upstream_bad_response: { status: 502, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The identity server sent an invalid answer' },
+  upstream_tls_failed: { status: 502, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The secure connection to the identity server failed' },
   internal_error: { status: 500, oauthError: 'server_error', redirectable: false, title: 'The gateway failed' },
   client_not_allowed: { status: 400, oauthError: 'unauthorized_client', redirectable: false, title: 'This application may not use a JWT response mode here' },
   encryption_key_unavailable: { status: 502, oauthError: 'server_error', redirectable: false, title: 'The response could not be encrypted for the application' },

@@ -16,7 +16,7 @@
  * Each step lives in its own module; this file only wires them and owns req/res.
  */
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
 import { matchesEndpointPath } from './authorization-request/endpoint-path.js'
 import { planAuthorizationRequest, planResumedRequest, type AuthorizationRequestPolicy, type RequestChannel } from './authorization-request/plan-authorization-request.js'
@@ -41,6 +41,7 @@ import { GatewayMetrics } from './observability/metrics.js'
 import { narrowAcceptEncodingHeader } from './proxy/accept-encoding.js'
 import { prepareRequestHeaders, responseHeadersToCopy } from './proxy/forwarding-headers.js'
 import { UpstreamProxy } from './proxy/upstream-proxy.js'
+import { sameUpstreamTls } from './tls/tls-files.js'
 import { errorJson } from './respond/error-json.js'
 import { errorPage } from './respond/error-page.js'
 import { deliver, type Delivery } from './respond/response-delivery.js'
@@ -179,14 +180,16 @@ export class Gateway {
 
   #build (config: GatewayConfig, previous: Runtime | undefined): Runtime {
     const before = previous?.config
-    const sameUpstream = before !== undefined && before.upstream.url === config.upstream.url && before.upstream.timeoutMs === config.upstream.timeoutMs
+    const sameUpstream = before !== undefined && before.upstream.url === config.upstream.url && before.upstream.timeoutMs === config.upstream.timeoutMs &&
+      sameUpstreamTls(before.upstream.tls, config.upstream.tls)
+    const proxy = sameUpstream ? previous!.proxy : new UpstreamProxy(config.upstream.url, config.upstream.timeoutMs, config.upstream.tls)
     const sameMetadata = sameUpstream && before.issuer === config.issuer && before.upstream.discoveryPath === config.upstream.discoveryPath &&
       before.upstream.authorizationEndpoint === config.upstream.authorizationEndpoint && before.limits.metadataBytes === config.limits.metadataBytes
     return {
       config,
       sealer: new FlowStateSealer(config.state.secrets, config.state.ttlSeconds, this.#now),
       tokens: new ResponseTokenFactory(config, this.#now),
-      proxy: sameUpstream ? previous!.proxy : new UpstreamProxy(config.upstream.url, config.upstream.timeoutMs),
+      proxy,
       metadata: sameMetadata ? previous!.metadata : new MetadataCache({
         upstreamUrl: config.upstream.url,
         issuer: config.issuer,
@@ -194,6 +197,7 @@ export class Gateway {
         authorizationEndpoint: config.upstream.authorizationEndpoint,
         timeoutMs: config.upstream.timeoutMs,
         maxBytes: config.limits.metadataBytes,
+        agent: proxy.agent,
       }, (error) => this.#logger.warn({ event: 'metadata.refresh_failed', err: error.message }, 'discovery refresh failed; keeping the last document'), this.#now),
       policy: {
         offeredModes: config.responseModes,
@@ -220,6 +224,11 @@ export class Gateway {
     this.#retiredKeys.retire(previous.config.keyRing.publicJwks, previous.config.responseTtlSeconds * 1000 + RETIRED_KEY_GRACE_MS)
     this.#retiredSealers.retire(previous.sealer, previous.config.state.ttlSeconds * 1000)
     if (this.#runtime.proxy !== previous.proxy) this.#retiredProxies.push(previous.proxy)
+  }
+
+  /** The keep-alive agent to the legacy server (TLS settings included), for the readiness check. */
+  get upstreamAgent (): Agent {
+    return this.#runtime.proxy.agent
   }
 
   /** Reads the legacy server's discovery document once; the gateway also works if it comes later. */
@@ -261,7 +270,7 @@ export class Gateway {
     req.url = url
     if (target.host !== undefined) req.headers.host = target.host
     const rt = this.#runtime
-    prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: rt.config.trustForwardedHeaders })
+    prepareRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, localPort: req.socket.localPort, trustForwarded: rt.config.trustForwardedHeaders, scheme: 'encrypted' in req.socket ? 'https' : 'http' })
     req.headers['x-request-id'] = id
     // Ask only for codings the gateway can read, so an answer it must inspect can always be read.
     narrowAcceptEncodingHeader(req.headers)

@@ -57,6 +57,6 @@ export async function main (argv: string[], out: { log: (line: string) => void, 
   }
   const running = await startGateway(config, logger)
   // SIGHUP: read the configuration and keys again, without dropping a request (reload-on-signal.ts).
-  const reloader = reloadOnSignal(options.config, running.gateway, logger, 'SIGHUP', (file) => loadConfigFile(file, env))
+  const reloader = reloadOnSignal(options.config, running.gateway, logger, 'SIGHUP', (file) => loadConfigFile(file, env), running.reloadTls)
   return { ...running, close: () => { reloader.stop(); return running.close() } }
 }

@@ -15,10 +15,11 @@ export interface Reloader {
 }
 
 /**
+ * @param reloadTls swaps the listen.tls files in (RunningGateway.reloadTls); false refuses the reload.
  * @param load reads and validates the file (the real loader; a test hands in a failing one to show
  *   that even an unexpected error leaves the running configuration in place).
  */
-export function reloadOnSignal (file: string, gateway: Gateway, logger: Logger, signal: NodeJS.Signals = 'SIGHUP', load: (file: string) => Promise<GatewayConfig> = loadConfigFile): Reloader {
+export function reloadOnSignal (file: string, gateway: Gateway, logger: Logger, signal: NodeJS.Signals = 'SIGHUP', load: (file: string) => Promise<GatewayConfig> = loadConfigFile, reloadTls: (config: GatewayConfig) => boolean = () => true): Reloader {
   let queue: Promise<boolean> = Promise.resolve(true)
 
   async function reloadOnce (): Promise<boolean> {
@@ -34,6 +35,11 @@ export function reloadOnSignal (file: string, gateway: Gateway, logger: Logger, 
     if (config.listen.host !== running.listen.host || config.listen.port !== running.listen.port) {
       logger.warn({ event: 'config.reload_listen_ignored' }, 'listen.host and listen.port take effect only at the next start')
     }
+    if ((config.listen.tls === undefined) !== (running.listen.tls === undefined)) {
+      logger.warn({ event: 'config.reload_listen_ignored' }, 'adding or removing listen.tls takes effect only at the next start')
+    }
+    // The certificate first: files it cannot use refuse the whole reload, as a broken config does.
+    if (!reloadTls(config)) return false
     for (const warning of config.warnings) logger.warn({ event: 'config.warning' }, warning)
     gateway.reload(config)
     logger.info({ event: 'config.reloaded', file, kids: config.keyRing.keys.map((key) => key.kid) }, `${file}: configuration reloaded`)

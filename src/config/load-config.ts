@@ -14,6 +14,7 @@ import { SYMMETRIC_ALGS, type AsymmetricAlg, type SigningAlg, type SymmetricAlg 
 import { clientEncryption, clientSecretProblem, refusedAlgorithms, type ClientEncryption, type RawClientSecurity } from './client-security.js'
 import { applyEnvironmentOverrides, type ConfigSchema } from './environment-overrides.js'
 import { packageRoot } from './package-root.js'
+import { readListenTls, readUpstreamTls, type ListenTls, type RawListenTls, type RawUpstreamTls, type UpstreamTls } from '../tls/tls-files.js'
 
 export const CONFIG_SCHEMA_PATH = join(packageRoot(), 'schema', 'gateway.config.schema.json')
 
@@ -30,13 +31,21 @@ export type UnlistedClientPolicy = 'sign' | 'refuse'
 
 
 export interface GatewayConfig {
-  readonly listen: { readonly host: string, readonly port: number, readonly drainTimeoutMs: number }
+  readonly listen: {
+    readonly host: string
+    readonly port: number
+    readonly drainTimeoutMs: number
+    /** Set: the port serves HTTPS only (src/tls/listen-tls.ts). */
+    readonly tls?: ListenTls | undefined
+  }
   readonly upstream: {
     readonly url: string
     readonly timeoutMs: number
     readonly responseMode: UpstreamResponseModePreference
     readonly discoveryPath?: string | undefined
     readonly authorizationEndpoint?: string | undefined
+    /** For an https:// url: the CA, client certificate and name to verify (src/tls/upstream-tls.ts). */
+    readonly tls?: UpstreamTls | undefined
   }
   readonly issuer?: string | undefined
   readonly keyRing: KeyRing
@@ -79,8 +88,8 @@ export class ConfigError extends Error {
 
 interface RawClient extends RawClientSecurity { authorization_signed_response_alg?: SigningAlg, redirect_uris?: string[] }
 interface RawConfig {
-  listen: { host: string, port: number, drain_timeout_ms: number }
-  upstream: { url: string, timeout_ms: number, response_mode: UpstreamResponseModePreference, discovery_path?: string, authorization_endpoint?: string }
+  listen: { host: string, port: number, drain_timeout_ms: number, tls?: RawListenTls }
+  upstream: { url: string, timeout_ms: number, response_mode: UpstreamResponseModePreference, discovery_path?: string, authorization_endpoint?: string, tls?: RawUpstreamTls }
   issuer?: string
   keys?: string | { keys: unknown[] }
   clients: Record<string, RawClient>
@@ -139,7 +148,7 @@ async function readKeys (keys: RawConfig['keys'], baseDir: string): Promise<{ jw
  * Validates a parsed configuration object. `baseDir` resolves relative paths (the config file's
  * folder). Throws ConfigError with every problem found.
  */
-export async function buildConfig (input: unknown, baseDir: string): Promise<GatewayConfig> {
+export async function buildConfig (input: unknown, baseDir: string, now: () => number = Date.now): Promise<GatewayConfig> {
   const raw = structuredClone(input) as RawConfig
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
     for (const section of ['listen', 'state', 'limits', 'observability', 'client_jwks_uri'] as const) raw[section] ??= {} as never
@@ -210,17 +219,21 @@ export async function buildConfig (input: unknown, baseDir: string): Promise<Gat
   }
 
   raw.public_origins.forEach((origin, i) => { if (!URL.canParse(origin)) problems.push(`public_origins[${i}]: is not a URL origin`) })
+  const tlsFindings = { problems, warnings }
+  const listenTls = await readListenTls(raw.listen.tls, baseDir, { now: now(), adminPort: raw.observability.admin_port }, tlsFindings)
+  const upstreamTls = await readUpstreamTls(raw.upstream.tls, raw.upstream.url, baseDir, now(), tlsFindings)
 
   if (problems.length > 0) throw new ConfigError(problems)
 
   return Object.freeze({
-    listen: Object.freeze({ host: raw.listen.host, port: raw.listen.port, drainTimeoutMs: raw.listen.drain_timeout_ms }),
+    listen: Object.freeze({ host: raw.listen.host, port: raw.listen.port, drainTimeoutMs: raw.listen.drain_timeout_ms, tls: listenTls }),
     upstream: Object.freeze({
       url: raw.upstream.url.replace(/\/$/, ''),
       timeoutMs: raw.upstream.timeout_ms,
       responseMode: raw.upstream.response_mode,
       discoveryPath: raw.upstream.discovery_path,
       authorizationEndpoint: raw.upstream.authorization_endpoint,
+      tls: upstreamTls,
     }),
     issuer: raw.issuer,
     keyRing: new KeyRing(keys),

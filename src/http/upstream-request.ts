@@ -4,6 +4,7 @@
  */
 import { request as httpRequest, type Agent } from 'node:http'
 import { request as httpsRequest } from 'node:https'
+import { tlsFailureCause, UpstreamTlsError, watchHandshake } from '../tls/upstream-tls.js'
 
 export interface UpstreamReply { readonly status: number, readonly body: Buffer }
 
@@ -19,7 +20,8 @@ export function getFromUpstream (url: URL, options: { host?: string | undefined,
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' }
     if (options.host !== undefined) headers['host'] = options.host
     if (options.forwardedProto !== undefined) headers['x-forwarded-proto'] = options.forwardedProto
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+    const https = url.protocol === 'https:'
+    const send = https ? httpsRequest : httpRequest
     const req = send(url, { method: 'GET', headers, agent: options.agent, timeout: options.timeoutMs }, (res) => {
       const chunks: Buffer[] = []
       let size = 0
@@ -35,7 +37,11 @@ export function getFromUpstream (url: URL, options: { host?: string | undefined,
       res.on('error', fail)
     })
     req.on('timeout', () => fail(new Error(`no answer within ${options.timeoutMs} ms`)))
-    req.on('error', fail)
+    const handshake = https ? watchHandshake(req) : undefined
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      const tls = handshake === undefined ? undefined : tlsFailureCause(error, handshake.done)
+      fail(tls === undefined ? error : new UpstreamTlsError(tls, { cause: error }))
+    })
     req.end()
   })
 }

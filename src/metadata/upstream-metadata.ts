@@ -3,6 +3,7 @@
  * upstream URL with the public Host, kept and refreshed in the background. It tells the gateway
  * which paths are the authorization endpoint and the JWKS, and the issuer of its responses.
  */
+import type { Agent } from 'node:http'
 import { GatewayError } from '../errors.js'
 import { getFromUpstream } from '../http/upstream-request.js'
 
@@ -49,6 +50,8 @@ export interface MetadataSource {
   readonly authorizationEndpoint?: string | undefined
   readonly timeoutMs: number
   readonly maxBytes: number
+  /** The upstream's keep-alive agent (HTTPS with its TLS settings for an https:// upstream). */
+  readonly agent?: Agent | undefined
 }
 
 /** Where discovery may live for an issuer, in the order tried. */
@@ -145,13 +148,13 @@ export class MetadataCache {
   }
 
   async #fetch (): Promise<UpstreamMetadata> {
-    const { upstreamUrl, issuer, discoveryPath, timeoutMs, maxBytes } = this.#source
+    const { upstreamUrl, issuer, discoveryPath, timeoutMs, maxBytes, agent } = this.#source
     const issuerUrl = issuer === undefined ? undefined : new URL(issuer)
     const failures: string[] = []
     for (const path of discoveryPath !== undefined ? [discoveryPath] : discoveryPaths(issuer)) {
       const url = new URL(path, upstreamUrl)
       try {
-        const reply = await getFromUpstream(url, { host: issuerUrl?.host, forwardedProto: issuerUrl?.protocol.slice(0, -1), timeoutMs, maxBytes })
+        const reply = await getFromUpstream(url, { host: issuerUrl?.host, forwardedProto: issuerUrl?.protocol.slice(0, -1), timeoutMs, maxBytes, agent })
         if (reply.status !== 200) { failures.push(`${path}: HTTP ${reply.status}`); continue }
         return readMetadata(JSON.parse(reply.body.toString('utf8')) as Record<string, unknown>, this.#source)
       } catch (error) {

@@ -14,6 +14,7 @@ import type { ObservabilityConfig } from '../config/load-config.js'
 import type { Gateway } from '../gateway.js'
 import { pathOf } from '../http/request-target.js'
 import { getFromUpstream } from '../http/upstream-request.js'
+import { UpstreamTlsError } from '../tls/upstream-tls.js'
 import type { Logger } from './logger.js'
 
 /** Bytes read from the legacy server's answer to the readiness probe: only its status matters. */
@@ -29,6 +30,12 @@ function within<T> (promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), timeoutMs) })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** The upstream check's value for a failed probe: `tls_failed`, `timeout` or `unreachable`. */
+function readinessFailure (error: Error): string {
+  if (error instanceof UpstreamTlsError) return 'tls_failed'
+  return /no answer within/.test(error.message) ? 'timeout' : 'unreachable'
 }
 
 export class AdminRoutes {
@@ -51,10 +58,11 @@ export class AdminRoutes {
 
   async readiness (): Promise<ReadinessReport> {
     const { upstream, keyRing } = this.#gateway.config
+    const agent = this.#gateway.upstreamAgent
     const timeoutMs = this.#options.readyTimeoutMs
     const [metadata, reachable] = await Promise.all([
       within(this.#gateway.metadata(), timeoutMs).then(() => 'ok', () => 'unavailable'),
-      getFromUpstream(new URL('/', upstream.url), { timeoutMs, maxBytes: READINESS_PROBE_BYTES }).then(() => 'ok', (error: Error) => /no answer within/.test(error.message) ? 'timeout' : 'unreachable'),
+      getFromUpstream(new URL('/', upstream.url), { timeoutMs, maxBytes: READINESS_PROBE_BYTES, agent }).then(() => 'ok', readinessFailure),
     ])
     const checks = { draining: this.#draining ? 'draining' : 'ok', config: 'ok', keys: `ok (${keyRing.keys.length})`, metadata, upstream: reachable }
     const ready = !this.#draining && metadata === 'ok' && reachable === 'ok'

@@ -13,7 +13,7 @@ export class GatewayMetrics {
   readonly #jarmResponses = new Counter({ name: 'jarm_gateway_jarm_responses_total', help: 'JARM responses delivered, by response mode, signing algorithm and outcome (success, or the OAuth error carried)', labelNames: ['mode', 'alg', 'outcome'], registers: [this.registry] })
   readonly #captureFailures = new Counter({ name: 'jarm_gateway_capture_failures_total', help: "Answers of the legacy server to a JARM flow that could not be captured, by reason", labelNames: ['reason'], registers: [this.registry] })
   readonly #sealedStateFailures = new Counter({ name: 'jarm_gateway_sealed_state_failures_total', help: 'Sealed flow states that did not open, by reason (invalid: tampered or unknown secret; expired)', labelNames: ['reason'], registers: [this.registry] })
-  readonly #upstreamErrors = new Counter({ name: 'jarm_gateway_upstream_errors_total', help: 'Requests to the legacy server that failed, by reason (unreachable, timeout, bad_response)', labelNames: ['reason'], registers: [this.registry] })
+  readonly #upstreamErrors = new Counter({ name: 'jarm_gateway_upstream_errors_total', help: 'Requests to the legacy server that failed, by reason (unreachable, timeout, bad_response, tls_failed)', labelNames: ['reason'], registers: [this.registry] })
   readonly #upstreamLatency = new Histogram({ name: 'jarm_gateway_upstream_duration_seconds', help: 'Time from forwarding a request to the legacy server to its response headers', buckets: UPSTREAM_LATENCY_BUCKETS_S, registers: [this.registry] })
   /**
    * Every request moves these two, so they are plain numbers on the request path and reach

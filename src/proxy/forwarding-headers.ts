@@ -42,7 +42,7 @@ function isHopByHop (name: string, named: ReadonlySet<string>): boolean {
  * X-Forwarded-* set by this hop. Client-sent X-Forwarded-* and Forwarded are dropped unless the
  * gateway sits behind a proxy it trusts, or a client could steer the URLs a legacy server builds.
  */
-export function prepareRequestHeaders (headers: IncomingHttpHeaders, hop: { remoteAddress: string | undefined, localPort: number | undefined, trustForwarded: boolean }): void {
+export function prepareRequestHeaders (headers: IncomingHttpHeaders, hop: { remoteAddress: string | undefined, localPort: number | undefined, trustForwarded: boolean, scheme: 'http' | 'https' }): void {
   // Checked to be chunked alone before (message-framing.ts); Node's parser has decoded it.
   const chunked = headers['transfer-encoding'] !== undefined
   const named = connectionTokens(headers['connection'])
@@ -56,8 +56,8 @@ export function prepareRequestHeaders (headers: IncomingHttpHeaders, hop: { remo
   const priorFor = headers['x-forwarded-for']
   const remote = hop.remoteAddress
   headers['x-forwarded-for'] = priorFor === undefined || priorFor === '' ? remote ?? '' : remote === undefined ? priorFor : `${priorFor}, ${remote}`
-  // The gateway itself listens on plain HTTP (TLS ends in front of it, at a proxy it may trust).
-  headers['x-forwarded-proto'] ??= 'http'
+  // The scheme this hop was reached by (listen.tls), unless a proxy it trusts said otherwise.
+  headers['x-forwarded-proto'] ??= hop.scheme
   if (headers.host !== undefined) headers['x-forwarded-host'] ??= headers.host
   if (hop.localPort !== undefined) headers['x-forwarded-port'] ??= String(hop.localPort)
 }

@@ -15,16 +15,20 @@
  *   framing is the gateway's (forwarding-headers.ts, message-framing.ts).
  * - It joins the target's path and the request's with slashes (`*` became `/*`): no target path is
  *   prepended (upstream.url is an origin), so `OPTIONS *` stays asterisk-form.
+ * - For an https:// target the keep-alive agent is an HTTPS agent (src/tls/upstream-tls.ts): given an
+ *   HTTP agent, http-proxy's https.request throws ERR_INVALID_PROTOCOL synchronously.
+ * - Anything proxy.web() throws synchronously becomes this request's error, never the process's.
  */
-import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Agent, ClientRequest, IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Url } from 'node:url'
 import httpProxy from 'http-proxy'
 import { GatewayError } from '../errors.js'
 import { responseFramingProblem } from '../http/message-framing.js'
+import type { UpstreamTls } from '../tls/tls-files.js'
+import { createUpstreamAgent, tlsFailureCause, watchHandshake, type HandshakeWatch } from '../tls/upstream-tls.js'
 
-/** Idle upstream sockets are closed before a typical server's own 5 s keep-alive timeout, so a reused socket is never one the server has just closed. */
-export const UPSTREAM_KEEP_ALIVE_MS = 4000
+export { UPSTREAM_KEEP_ALIVE_MS } from '../tls/upstream-tls.js'
 
 export type ResponseHandler = (upstream: IncomingMessage, req: IncomingMessage, res: ServerResponse) => void
 export type ErrorHandler = (error: GatewayError, req: IncomingMessage, res: ServerResponse) => void
@@ -36,7 +40,9 @@ export type ErrorHandler = (error: GatewayError, req: IncomingMessage, res: Serv
  * and brought mark-compacts under load; per-call http-proxy options would copy every option on
  * each request.)
  */
-interface Exchange { readonly onResponse: ResponseHandler, readonly onError: ErrorHandler, timedOut: boolean }
+interface Exchange { readonly onResponse: ResponseHandler, readonly onError: ErrorHandler, timedOut: boolean, handshake: HandshakeWatch }
+/** The handshake of a plain HTTP exchange: none to wait for. */
+const NO_HANDSHAKE: HandshakeWatch = { done: true }
 const EXCHANGE = Symbol('jarm-gateway.exchange')
 type WithExchange = IncomingMessage & { [EXCHANGE]?: Exchange }
 
@@ -54,18 +60,30 @@ export class UpstreamProxy {
   readonly #proxy: httpProxy
   readonly #agent: Agent
   readonly #timeoutMs: number
+  readonly #https: boolean
 
-  constructor (target: string, timeoutMs: number) {
+  /**
+   * @param agent the agent to use instead of the one made for `target` and `tls` (a test hands in
+   *   a wrong one to show that a throw inside http-proxy stays one request's failure).
+   */
+  constructor (target: string, timeoutMs: number, tls?: UpstreamTls, agent?: Agent) {
     this.#timeoutMs = timeoutMs
-    this.#agent = new Agent({ keepAlive: true, timeout: UPSTREAM_KEEP_ALIVE_MS, scheduling: 'lifo' })
+    this.#https = target.startsWith('https:')
+    this.#agent = agent ?? createUpstreamAgent(target, tls)
     this.#proxy = httpProxy.createProxyServer({ target: proxyTarget(target), agent: this.#agent, selfHandleResponse: true, xfwd: false, changeOrigin: false, prependPath: false })
     const passes = this.#proxy as unknown as { webPasses: Array<{ name: string }> }
     passes.webPasses = passes.webPasses.filter((pass) => pass.name !== 'deleteLength')
     this.#proxy.on('proxyReq', (proxyReq: ClientRequest, req: WithExchange, res: ServerResponse) => this.#watch(proxyReq, req, res, req[EXCHANGE]!))
   }
 
+  /** The keep-alive agent of this upstream, for the gateway's own requests to it (discovery, readiness). */
+  get agent (): Agent {
+    return this.#agent
+  }
+
   /** The answer, the upstream timeout and client disconnects, per request. */
   #watch (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse, exchange: Exchange): void {
+    if (this.#https) exchange.handshake = watchHandshake(proxyReq)
     proxyReq.on('response', (upstream: IncomingMessage) => {
       const problem = responseFramingProblem(upstream.headers)
       if (problem === undefined) return exchange.onResponse(upstream, req, res)
@@ -85,17 +103,23 @@ export class UpstreamProxy {
    * without it the client's body streams through.
    */
   forward (req: IncomingMessage, res: ServerResponse, handlers: { body?: Buffer | undefined, onResponse: ResponseHandler, onError: ErrorHandler }): void {
-    const exchange: Exchange = { onResponse: handlers.onResponse, onError: handlers.onError, timedOut: false };
+    const exchange: Exchange = { onResponse: handlers.onResponse, onError: handlers.onError, timedOut: false, handshake: NO_HANDSHAKE };
     (req as WithExchange)[EXCHANGE] = exchange
     const onError = (error: NodeJS.ErrnoException): void => { exchange.onError(this.#classify(error, exchange), req, res) }
-    if (handlers.body === undefined) {
-      // No options argument at all: with one, http-proxy copies all of its options for the request.
-      (this.#proxy.web as (req: IncomingMessage, res: ServerResponse, callback: typeof onError) => void)(req, res, onError)
-      return
+    try {
+      if (handlers.body === undefined) {
+        // No options argument at all: with one, http-proxy copies all of its options for the request.
+        (this.#proxy.web as (req: IncomingMessage, res: ServerResponse, callback: typeof onError) => void)(req, res, onError)
+        return
+      }
+      req.headers['content-length'] = String(handlers.body.length)
+      delete req.headers['transfer-encoding']
+      this.#proxy.web(req, res, { buffer: Readable.from([handlers.body]) }, onError)
+    } catch (error) {
+      // A synchronous throw inside http-proxy (#1647 was one; a wrong agent is another): no
+      // `error` listener sees it, and uncaught it would end the process.
+      exchange.onError(new GatewayError('internal_error', 'the gateway failed to send the request to the identity server', { cause: error }), req, res)
     }
-    req.headers['content-length'] = String(handlers.body.length)
-    delete req.headers['transfer-encoding']
-    this.#proxy.web(req, res, { buffer: Readable.from([handlers.body]) }, onError)
   }
 
   #classify (error: NodeJS.ErrnoException, exchange: Exchange): GatewayError {
@@ -103,6 +127,8 @@ export class UpstreamProxy {
     if (error.code === 'ECONNREFUSED' || error.code === 'ENOTFOUND' || error.code === 'EHOSTUNREACH' || error.code === 'EAI_AGAIN') {
       return new GatewayError('upstream_unreachable', 'the identity server refused the connection or cannot be found', { cause: error })
     }
+    const tls = this.#https ? tlsFailureCause(error, exchange.handshake.done) : undefined
+    if (tls !== undefined) return new GatewayError('upstream_tls_failed', 'the secure connection to the identity server failed', { cause: new Error(tls, { cause: error }) })
     return new GatewayError('upstream_bad_response', 'the identity server closed the connection or sent an invalid answer', { cause: error })
   }
 

@@ -9,6 +9,7 @@ import { environmentSettings, FILE_SUFFIX } from '../../src/config/environment-o
 import { CONFIG_SCHEMA, loadConfigFile, type GatewayConfig } from '../../src/config/load-config.js'
 import { generatePrivateJwk } from '../../src/keys/signing-keys.js'
 import { dockerfileStages, envOf, execForm, ROOT, yamlDocuments } from '../helpers/deployment-files.js'
+import { createTestPki } from '../helpers/test-pki.js'
 
 const CONFIG_PATH = '/etc/jarm-gateway/gateway.config.json'
 const SECRETS_DIR = '/var/run/secrets/jarm-gateway'
@@ -18,6 +19,10 @@ const jwksFile = join(dir, 'signing.jwks.json')
 await writeFile(jwksFile, JSON.stringify({ keys: [await generatePrivateJwk('ES256')] }))
 const stateFile = join(dir, 'state-secrets')
 await writeFile(stateFile, 'a-state-secret-long-enough-for-the-schema-0123456789\n')
+const pki = createTestPki()
+t.teardown(() => pki.remove())
+const ca = pki.authority('Deployment CA')
+const served = ca.issue('id.example.com', { dns: ['id.example.com'] })
 
 /** Names the command reads besides the settings. */
 const NON_SETTING_VARIABLES = new Set(['JARM_GATEWAY_CONFIG', 'JARM_GATEWAY_LOG_LEVEL'])
@@ -33,15 +38,28 @@ async function loadExample (text: string): Promise<GatewayConfig> {
   const parsed = JSON.parse(text) as Record<string, unknown>
   t.equal(parsed['keys'], `${SECRETS_DIR}/signing.jwks.json`, 'keys come from the mounted secret')
   await writeFile(file, text)
-  return loadConfigFile(file, { JARM_GATEWAY_KEYS: jwksFile, JARM_GATEWAY_STATE_SECRETS_FILE: stateFile })
+  const tls = (parsed['listen'] as { tls?: unknown }).tls === undefined ? {} : { JARM_GATEWAY_LISTEN_TLS_CERT_FILE: served.certFile, JARM_GATEWAY_LISTEN_TLS_KEY_FILE: served.keyFile, JARM_GATEWAY_LISTEN_TLS_CLIENT_CA_FILE: ca.certFile }
+  return loadConfigFile(file, { JARM_GATEWAY_KEYS: jwksFile, JARM_GATEWAY_STATE_SECRETS_FILE: stateFile, ...tls })
 }
 
-t.test('Dockerfile: build stage, then a slim Node 20 runtime with production dependencies, non-root, health check, documented config path', async (t) => {
+/** The TLS file paths an example config names (before the test's own files replace them). */
+function tlsPaths (text: string): string[] {
+  const tls = (JSON.parse(text) as { listen: { tls?: Record<string, string> } }).listen.tls ?? {}
+  return ['cert_file', 'key_file', 'client_ca_file'].map((name) => tls[name]).filter((path): path is string => path !== undefined)
+}
+
+t.test('Dockerfile: build stage, then a slim Node 24 runtime with production dependencies, non-root, health check, documented config path, a certificate mount', async (t) => {
   const [build, runtime, ...rest] = dockerfileStages()
   t.equal(rest.length, 0)
-  t.match(build!.from, /^node:20-/)
+  t.match(build!.from, /^node:24-/)
   t.ok(build!.instructions.some((i) => i.keyword === 'RUN' && /npx tsc -p tsconfig\.build\.json/.test(i.args)))
-  t.match(runtime!.from, /^node:20-.*slim$/)
+  t.match(runtime!.from, /^node:24-bookworm-slim$/)
+  t.equal(runtime!.instructions.find((i) => i.keyword === 'VOLUME')?.args, '["/etc/jarm-gateway/tls"]', 'certificates are mounted beside the config (paths relative to it: tls/...)')
+  const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8')
+  t.match(dockerfile, /-v "\$PWD\/tls:\/etc\/jarm-gateway\/tls:ro"/, 'the documented run mounts them read-only')
+  const engines = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node
+  t.match(engines, /\^22\./, 'engines names Node 22')
+  t.match(engines, />=24/, 'and 24')
   const run = runtime!.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n')
   t.match(run, /npm ci --omit=dev/)
   t.equal(runtime!.instructions.find((i) => i.keyword === 'USER')?.args, 'node')
@@ -92,7 +110,8 @@ t.test('kubernetes.yaml: the gateway as a sidecar, probes on its health and read
   t.equal(containers.length, 2, 'the legacy server and the gateway in one pod')
   const gateway = containers.find((c) => c['name'] === 'jarm-gateway')!
   const ports = gateway['ports'] as Array<{ name: string, containerPort: number }>
-  t.same(ports, [{ name: 'http', containerPort: config.listen.port }])
+  t.same(ports, [{ name: 'https', containerPort: config.listen.port }])
+  t.ok(config.listen.tls !== undefined, 'the gateway serves HTTPS')
   const env = Object.fromEntries((gateway['env'] as Array<{ name: string, value: string }>).map((e) => [e.name, e.value]))
   for (const name of Object.keys(env)) t.ok(knownVariable(name), `${name} is a known variable`)
   t.equal(env['JARM_GATEWAY_CONFIG'], CONFIG_PATH)
@@ -100,23 +119,29 @@ t.test('kubernetes.yaml: the gateway as a sidecar, probes on its health and read
   const volumes = spec['volumes'] as Array<{ name: string, configMap?: { name: string }, secret?: { secretName: string } }>
   const configVolume = volumes.find((v) => v.configMap?.name === configMap.metadata.name)!
   t.equal(`${mounts[configVolume.name]}/gateway.config.json`, CONFIG_PATH, 'the ConfigMap is mounted where JARM_GATEWAY_CONFIG points')
-  const secretVolume = volumes.find((v) => v.secret !== undefined)!
+  const secretVolume = volumes.find((v) => v.secret?.secretName === 'jarm-gateway')!
   t.equal(mounts[secretVolume.name], SECRETS_DIR)
+  const tlsVolume = volumes.find((v) => v.secret?.secretName === 'jarm-gateway-tls')!
+  for (const path of tlsPaths(configMap.data['gateway.config.json']!)) t.equal(path.slice(0, path.lastIndexOf('/')), mounts[tlsVolume.name], `${path} is in the mounted TLS secret`)
   t.ok(env['JARM_GATEWAY_STATE_SECRETS_FILE']!.startsWith(`${SECRETS_DIR}/`))
-  const liveness = gateway['livenessProbe'] as { httpGet: { path: string, port: string } }
-  const readiness = gateway['readinessProbe'] as { httpGet: { path: string, port: string } }
+  const liveness = gateway['livenessProbe'] as { httpGet: { path: string, port: string, scheme: string } }
+  const readiness = gateway['readinessProbe'] as { httpGet: { path: string, port: string, scheme: string } }
+  t.equal(liveness.httpGet.scheme, 'HTTPS')
+  t.equal(readiness.httpGet.scheme, 'HTTPS')
+  t.not(config.listen.tls?.clientCertificates, 'required', 'kubelet probes present no client certificate')
   t.equal(liveness.httpGet.path, config.observability.healthPath)
   t.equal(readiness.httpGet.path, config.observability.readyPath)
-  t.equal(liveness.httpGet.port, 'http')
-  t.equal(readiness.httpGet.port, 'http')
+  t.equal(liveness.httpGet.port, 'https')
+  t.equal(readiness.httpGet.port, 'https')
   t.equal(config.observability.adminPort, undefined, 'the probes use the main port, as configured')
   const annotations = (documents[1] as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations
   t.equal(annotations['prometheus.io/path'], config.observability.metricsPath)
   t.equal(annotations['prometheus.io/port'], String(config.listen.port))
+  t.equal(annotations['prometheus.io/scheme'], 'https')
   t.equal(new URL(config.upstream.url).hostname, '127.0.0.1', 'the legacy server is on the pod loopback')
   const security = gateway['securityContext'] as Record<string, unknown>
   t.equal(security['runAsNonRoot'], true)
   t.equal(security['readOnlyRootFilesystem'], true)
   const service = documents[2] as { spec: { ports: Array<{ targetPort: string }> } }
-  t.equal(service.spec.ports[0]!.targetPort, 'http', 'the Service sends traffic to the gateway')
+  t.equal(service.spec.ports[0]!.targetPort, 'https', 'the Service sends traffic to the gateway')
 })

@@ -36,6 +36,12 @@ export function readForm (html: string): { action: string, fields: Array<[string
 
 export class BrowserAgent {
   readonly #cookies = new Map<string, string>()
+  readonly #fetch: (url: URL, init: { method: string, body: string | undefined, headers: Record<string, string>, redirect: 'manual' }) => Promise<Response>
+
+  /** `fetchImpl`: another fetch (an HTTPS one that trusts a test CA: https-fetch.ts). */
+  constructor (fetchImpl: (url: URL, init: { method: string, body: string | undefined, headers: Record<string, string>, redirect: 'manual' }) => Promise<Response> = fetch) {
+    this.#fetch = fetchImpl
+  }
 
   #store (headers: Headers): void {
     for (const cookie of headers.getSetCookie()) {
@@ -52,7 +58,7 @@ export class BrowserAgent {
     const headers: Record<string, string> = { ...init.headers }
     if (this.#cookies.size > 0) headers['cookie'] = [...this.#cookies].map(([n, v]) => `${n}=${v}`).join('; ')
     if (init.body !== undefined) headers['content-type'] ??= 'application/x-www-form-urlencoded'
-    const response = await fetch(url, { method: init.method ?? 'GET', body: init.body, headers, redirect: 'manual' })
+    const response = await this.#fetch(url, { method: init.method ?? 'GET', body: init.body, headers, redirect: 'manual' })
     this.#store(response.headers)
     return response
   }

@@ -91,7 +91,7 @@ t.test('bounded GETs: size limit, timeout, and TLS that must verify', async (t) 
   const tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('{}'))
   await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { tls.closeAllConnections(); tls.close() })
-  await t.rejects(getFromUpstream(new URL(`https://127.0.0.1:${(tls.address() as AddressInfo).port}/`), { timeoutMs: 1000, maxBytes: 1000 }), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }, 'an untrusted certificate is refused')
+  await t.rejects(getFromUpstream(new URL(`https://127.0.0.1:${(tls.address() as AddressInfo).port}/`), { timeoutMs: 1000, maxBytes: 1000 }), { code: 'upstream_tls_failed', message: /not signed by a trusted CA \(DEPTH_ZERO_SELF_SIGNED_CERT\)/, cause: { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' } }, 'an untrusted certificate is refused, as a TLS failure with its cause')
 })
 
 t.test('a legacy server without jwks_uri: the gateway serves its own JWKS under the issuer, on the issuer\'s origin', async (t) => {

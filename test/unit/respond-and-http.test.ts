@@ -71,18 +71,18 @@ t.test('bodies: bounded reads and every encoding', async (t) => {
 
 t.test('header rules', async (t) => {
   const headers: Record<string, string | string[] | undefined> = { host: 'id.example', connection: 'keep-alive, X-Custom', 'x-custom': '1', 'keep-alive': 'timeout=5', upgrade: 'h2c', te: 'trailers', 'proxy-authorization': 'x', 'proxy-foo': 'y', expect: '100-continue', accept: 'text/html', 'x-forwarded-for': '1.1.1.1' }
-  prepareRequestHeaders(headers, { remoteAddress: '127.0.0.1', localPort: 8080, trustForwarded: false })
+  prepareRequestHeaders(headers, { remoteAddress: '127.0.0.1', localPort: 8080, trustForwarded: false, scheme: 'http' })
   t.same(headers, { host: 'id.example', accept: 'text/html', 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'id.example', 'x-forwarded-port': '8080' })
   const noHost: Record<string, string | undefined> = {}
-  prepareRequestHeaders(noHost, { remoteAddress: undefined, localPort: undefined, trustForwarded: false })
-  t.same(noHost, { 'x-forwarded-for': '', 'x-forwarded-proto': 'http' })
+  prepareRequestHeaders(noHost, { remoteAddress: undefined, localPort: undefined, trustForwarded: false, scheme: 'https' })
+  t.same(noHost, { 'x-forwarded-for': '', 'x-forwarded-proto': 'https' }, 'the listening scheme (listen.tls) is the one forwarded')
   t.same(responseHeadersToCopy({ 'transfer-encoding': 'chunked', 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/html', connection: 'close' }), { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/html' })
   t.same(responseHeadersToCopy({ 'content-type': 'text/html', 'x-private': 'p', connection: ' Keep-Alive , X-Private', 'keep-alive': 'timeout=5' }), { 'content-type': 'text/html' }, 'a field the Connection header names is dropped, in any case and spacing')
   t.same(responseHeadersToCopy({ 'content-type': 'text/html', 'keep-alive': 'timeout=5', connection: 'Keep-Alive' }), { 'content-type': 'text/html' }, 'the usual Connection values')
 })
 
 t.test('X-Forwarded-For behind a trusted proxy: this hop appended to the chain, never an empty entry', async (t) => {
-  const hop = (remoteAddress: string | undefined) => ({ remoteAddress, localPort: 8080, trustForwarded: true })
+  const hop = (remoteAddress: string | undefined) => ({ remoteAddress, localPort: 8080, trustForwarded: true, scheme: 'http' as const })
   const chained: Record<string, string | undefined> = { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' }
   prepareRequestHeaders(chained, hop('10.0.0.2'))
   t.equal(chained['x-forwarded-for'], '203.0.113.7, 10.0.0.1, 10.0.0.2')
