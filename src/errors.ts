@@ -24,6 +24,8 @@ export const ERRORS = {
   response_mode_not_allowed: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This response mode cannot be used with this response type' },
   request_aborted: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'The request ended before its body was complete' },
   request_body_too_large: { status: 413, oauthError: 'invalid_request', redirectable: false, title: 'The request body is too large' },
+  method_not_allowed: { status: 405, oauthError: 'invalid_request', redirectable: false, title: 'The authorization endpoint does not take this method' },
+  unexpected_body: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This request must not have a body' },
   unsupported_media_type: { status: 415, oauthError: 'invalid_request', redirectable: false, title: 'The request body must be a form' },
   flow_state_invalid: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow cannot be completed' },
   flow_state_expired: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow has expired' },

@@ -19,19 +19,20 @@ import { randomUUID } from 'node:crypto'
 import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
 import { matchesEndpointPath } from './authorization-request/endpoint-path.js'
+import { PUSHED_REQUEST_URI_PREFIX } from './authorization-request/request-object.js'
 import { planAuthorizationRequest, planResumedRequest, type AuthorizationRequestPolicy, type RequestChannel } from './authorization-request/plan-authorization-request.js'
-import { captureFormPost } from './capture/form-post-capture.js'
+import { captureFormPost, refreshUrl } from './capture/form-post-capture.js'
 import { captureRedirect, endpointOf, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
 import { signingAlgorithms, type GatewayConfig } from './config/load-config.js'
 import { GatewayError, isGatewayError } from './errors.js'
-import { bindingCookie, boundStates, clearingCookie, isBoundHere, MAX_BOUND_SEALED_STATE_LENGTH, withoutBindingCookies } from './flow-state/browser-binding.js'
+import { bindingCookie, boundStates, clearingCookie, evictedBindings, hasFlowCookies, isBoundHere, pushedFlowCookie, withoutBindingCookies } from './flow-state/browser-binding.js'
 import { FlowStateSealer, SEALED_STATE_PREFIX, type Flow } from './flow-state/sealed-state.js'
 import { decodeBody, readBounded, type BoundedBody } from './http/bounded-body.js'
 import { ENCRYPTION_ALGS, ENCRYPTION_ENCS } from './jarm/encrypt-response.js'
 import { decodeForInspection } from './http/decode-for-inspection.js'
 import { mayRenderAsDocument } from './http/document-type.js'
 import { requestFramingError } from './http/message-framing.js'
-import { pathOf, queryOf, readRequestTarget } from './http/request-target.js'
+import { queryOf, readRequestTarget } from './http/request-target.js'
 import { ResponseTokenFactory } from './jarm/response-token.js'
 import type { KeyRing } from './keys/signing-keys.js'
 import { gatewayJwksAnswer, isDiscoveryPath, isGatewayJwksRequest, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
@@ -108,6 +109,8 @@ interface Trail {
   jarm: JarmStep | undefined
   /** The sealed state of the flow this request started, if it started one (its answer binds it to the browser). */
   sealedHere?: string | undefined
+  /** This request carries a pushed request (PAR's request_uri): its answer marks a PAR flow in progress. */
+  pushedHere?: boolean
 }
 
 interface Exchange {
@@ -124,14 +127,24 @@ interface Exchange {
   /** The request's Cookie header as the browser sent it (the gateway's own cookies are not forwarded). */
   readonly cookie: string | undefined
   readonly capture: CaptureContext
+  /** The request is for the authorization endpoint (any spelling of it). */
+  readonly onAuthorizationEndpoint: boolean
   readonly metadata: UpstreamMetadata
   readonly trail: Trail
 }
 
-/** Set-Cookie values with one more. */
-function withCookie (cookies: string | string[] | number | undefined, cookie: string): string[] {
-  if (cookies === undefined || typeof cookies === 'number') return [cookie]
-  return [...(Array.isArray(cookies) ? cookies : [cookies]), cookie]
+/** Set-Cookie values with more. */
+function withCookies (cookies: string | string[] | number | undefined, more: readonly string[]): string[] {
+  if (cookies === undefined || typeof cookies === 'number') return [...more]
+  return [...(Array.isArray(cookies) ? cookies : [cookies]), ...more]
+}
+
+/**
+ * Whether a page's text may hold a sealed state: as written, or behind character references (the
+ * parser decodes `&#106;g1.` in an attribute as `jg1.`), which then only the parser can tell.
+ */
+function mayCarrySealedState (text: string): boolean {
+  return text.includes(SEALED_STATE_PREFIX) || (text.includes('&') && /&#|&period;/i.test(text) && /<(?:form|meta)\b/i.test(text))
 }
 
 /** A URI without query and fragment (see endpointOf). */
@@ -205,7 +218,6 @@ export class Gateway {
         isEncryptedFor: (clientId) => config.clients.get(clientId)?.encryption !== undefined,
         allowsClient: (clientId) => config.unlistedClients === 'sign' || config.clients.has(clientId),
         redirectUrisFor: (clientId) => config.clients.get(clientId)?.redirectUris,
-        maxSealedStateLength: config.state.bindToBrowser ? MAX_BOUND_SEALED_STATE_LENGTH : undefined,
       },
       signingAlgs: signingAlgorithms(config),
       originsFor: memoised((issuer: string) => publicOrigins(config.publicOrigins, issuer)),
@@ -254,7 +266,8 @@ export class Gateway {
     const id = typeof incomingId === 'string' && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID()
     const target = readRequestTarget(req.method!, req.url!, req.rawHeaders)
     const refusal = isGatewayError(target) ? target : requestFramingError(req.headers)
-    const path = isGatewayError(target) ? pathOf(req.url!) : target.path
+    // A refused target is logged as no path at all: it may hold userinfo or a fragment (a token).
+    const path = isGatewayError(target) ? '(refused target)' : target.path
     const trail: Trail = { jarm: undefined }
     this.metrics.requestStarted()
     res.on('close', () => this.#ended(req, res, id, path, started, trail))
@@ -331,6 +344,7 @@ export class Gateway {
     const onFlowPath = !metadata.nonFlowPaths.some((endpoint) => matchesEndpointPath(path, endpoint))
     return {
       rt, id, path, metadata, trail, cookie,
+      onAuthorizationEndpoint: matchesEndpointPath(path, metadata.authorizationEndpointPath),
       // An asterisk-form target (OPTIONS *) names the server, not a path: its base is the origin.
       publicUrl: origin + (req.url === '*' ? '/' : req.url!),
       secure: origin.startsWith('https:'),
@@ -343,11 +357,13 @@ export class Gateway {
     const { rt, id, path, metadata } = exchange
     // A legacy server without jwks_uri: the gateway's keys are served by the gateway itself.
     if (isGatewayJwksRequest(req.method, path, metadata)) return this.#send(res, id, gatewayJwksAnswer(publishedKeys(rt.config.keyRing.publicJwks, this.#retiredKeys.current())))
-    if (matchesEndpointPath(path, metadata.authorizationEndpointPath) && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) {
+    // Every method: a server that routes any method to its authorization endpoint must not get a
+    // JWT-mode request the gateway did not rewrite (#rewriteAuthorizationRequest refuses those).
+    if (exchange.onAuthorizationEndpoint) {
       this.#authorizationRequest(exchange, req, res).catch((error: unknown) => this.#fail(error, req, res, id))
       return
     }
-    if (metadata.pushedAuthorizationRequestPath !== undefined && req.method === 'POST' && matchesEndpointPath(path, metadata.pushedAuthorizationRequestPath)) {
+    if (metadata.pushedAuthorizationRequestPath !== undefined && matchesEndpointPath(path, metadata.pushedAuthorizationRequestPath)) {
       this.#pushedAuthorizationRequest(exchange, req, res).catch((error: unknown) => this.#fail(error, req, res, id, errorJson))
       return
     }
@@ -401,12 +417,23 @@ export class Gateway {
     const queryParameters = parseParameters(queryOf(req.url!))
     let bodyParameters: ParameterList = []
     let originalBody: Buffer | undefined
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
+      // No other method is an authorization request (RFC 6749 §3.1, RFC 9126 §2.1); one that would
+      // be, were the legacy server to route it so, is refused rather than passed unread.
+      if (!hasBody && planAuthorizationRequest(queryParameters, policy, sealer, channel).kind === 'passthrough') return { body: undefined }
+      throw new GatewayError('method_not_allowed', `the authorization endpoint takes GET or POST, not ${req.method!}`)
+    }
+    if (req.method !== 'POST' && hasBody) {
+      // Servers that parse bodies for every method would read parameters the gateway never saw.
+      throw new GatewayError('unexpected_body', `an authorization request by ${req.method} must not have a body`)
+    }
     if (req.method === 'POST') {
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
       if (contentType !== FORM_CONTENT_TYPE) {
-        // The body cannot be read as parameters; a query that needs the gateway must not pass unread.
-        if (planAuthorizationRequest(queryParameters, policy, sealer, channel).kind === 'passthrough') return { body: undefined }
-        throw new GatewayError('unsupported_media_type', `an authorization request with a JWT response mode must be sent as ${FORM_CONTENT_TYPE}`)
+        // The body cannot be read as parameters (a multipart or JSON body that a legacy server may
+        // read as parameters all the same): it is refused, never passed on unread.
+        throw new GatewayError('unsupported_media_type', `an authorization request must be sent as ${FORM_CONTENT_TYPE}`)
       }
       const coding = req.headers['content-encoding']
       if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
@@ -428,7 +455,12 @@ export class Gateway {
       return { body: originalBody }
     }
     const plan = planAuthorizationRequest([...queryParameters, ...bodyParameters], policy, sealer, channel)
-    if (plan.kind === 'passthrough') return { body: originalBody }
+    if (plan.kind === 'passthrough') {
+      // A browser arriving with a pushed request's handle: a flow the gateway may have sealed at the
+      // PAR endpoint is in progress here (src/flow-state/browser-binding.ts, PUSHED_MARK).
+      if (channel === 'front' && config.state.bindToBrowser && [...queryParameters, ...bodyParameters].some(([name, value]) => name === 'request_uri' && value.startsWith(PUSHED_REQUEST_URI_PREFIX))) exchange.trail.pushedHere = true
+      return { body: originalBody }
+    }
     if (plan.kind === 'refuse') return { refusal: plan }
     exchange.trail.jarm = { event: 'jarm.request', fields: { clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode } }
     if (config.state.bindToBrowser && channel === 'front') exchange.trail.sealedHere = plan.sealedState
@@ -454,6 +486,14 @@ export class Gateway {
       const verdict = captureRedirect(location, exchange.publicUrl, this.#opener(exchange), exchange.capture)
       const unstated = verdict.kind === 'not_a_response' ? this.#errorWithoutState(location, exchange) : verdict
       if (unstated.kind !== 'not_a_response') return this.#settle(this.#conclude(unstated, upstream, res, exchange), req, res, exchange.id)
+    }
+    // A Refresh header (HTML §7.11.1 reads it like <meta http-equiv=refresh>) sends the browser on
+    // as a Location does, whatever the status and type of the answer.
+    const refresh = upstream.headers['refresh']
+    const refreshTo = typeof refresh === 'string' ? refreshUrl(refresh) : undefined
+    if (refreshTo !== undefined) {
+      const verdict = captureRedirect(refreshTo, exchange.publicUrl, this.#opener(exchange), exchange.capture)
+      if (verdict.kind !== 'not_a_response') return this.#settle(this.#conclude(verdict, upstream, res, exchange), req, res, exchange.id)
     }
     const { config, signingAlgs } = exchange.rt
     if (status === 200 && isDiscoveryPath(exchange.path)) {
@@ -481,10 +521,15 @@ export class Gateway {
     return (sealed) => openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current())
   }
 
-  /** The Set-Cookie that binds the flow this request started to the browser, if it started one. */
-  #binding (exchange: Exchange): string | undefined {
-    const sealed = exchange.trail.sealedHere
-    return sealed === undefined ? undefined : bindingCookie(sealed, exchange.secure, exchange.rt.config.state.ttlSeconds)
+  /**
+   * The Set-Cookies that bind the flow this request started to the browser (ending the oldest
+   * bindings beyond the bound), or mark a PAR flow in progress; none for any other request.
+   */
+  #binding (exchange: Exchange): string[] | undefined {
+    const { sealedHere, pushedHere } = exchange.trail
+    const { ttlSeconds } = exchange.rt.config.state
+    if (sealedHere !== undefined) return [bindingCookie(sealedHere, exchange.secure, ttlSeconds), ...evictedBindings(exchange.cookie, exchange.secure)]
+    return pushedHere === true ? [pushedFlowCookie(exchange.secure, ttlSeconds)] : undefined
   }
 
   /**
@@ -493,7 +538,10 @@ export class Gateway {
    * it goes to, wrapped like any other. Two such flows cannot be told apart: that fails closed.
    */
   #errorWithoutState (location: string, exchange: Exchange): CaptureVerdict<Flow> {
-    if (!exchange.rt.config.state.bindToBrowser || !exchange.capture.onFlowPath || exchange.cookie === undefined || !location.includes('error=')) return { kind: 'not_a_response' }
+    // Only the authorization endpoint's own answer (where servers drop the state of a prompt=none
+    // error): elsewhere on the flow, an open redirect of the legacy server's (a login page's
+    // return_to) would have the gateway sign an error with any description for the bound flow.
+    if (!exchange.rt.config.state.bindToBrowser || !exchange.onAuthorizationEndpoint || exchange.cookie === undefined || !location.includes('error=')) return { kind: 'not_a_response' }
     let url: URL
     try {
       url = new URL(locationText(location), exchange.publicUrl)
@@ -525,9 +573,9 @@ export class Gateway {
   }
 
   /** Streams the legacy server's answer back untouched (less hop-by-hop headers). */
-  #stream (upstream: IncomingMessage, res: ServerResponse, id: string, alreadyRead: Buffer[] = [], setCookie?: string): void {
+  #stream (upstream: IncomingMessage, res: ServerResponse, id: string, alreadyRead: Buffer[] = [], setCookies?: readonly string[]): void {
     const headers = answerHeaders(upstream, id)
-    if (setCookie !== undefined) headers['set-cookie'] = withCookie(headers['set-cookie'], setCookie)
+    if (setCookies !== undefined) headers['set-cookie'] = withCookies(headers['set-cookie'], setCookies)
     res.writeHead(upstream.statusCode!, upstream.statusMessage, headers)
     for (const chunk of alreadyRead) res.write(chunk)
     upstream.on('close', () => { if (!upstream.complete) res.destroy() })
@@ -550,7 +598,7 @@ export class Gateway {
   async #inspectPage (upstream: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
     const limit = exchange.rt.config.limits.capturedPageBytes
     const body = await this.#readUpstream(upstream, limit)
-    const decoded = await decodeForInspection(Buffer.concat(body.chunks), upstream.headers['content-encoding'], limit * 4)
+    const decoded = await decodeForInspection(Buffer.concat(body.chunks), upstream.headers['content-encoding'], limit * 4, upstream.headers['content-type'])
     if (decoded.kind !== 'text') {
       // The gateway asks only for codings it can read (accept-encoding.ts): an answer it cannot
       // decode might carry a sealed flow, so it cannot be passed on.
@@ -563,12 +611,13 @@ export class Gateway {
     // A page too large to read whole may hold a flow's form past the limit: it fails closed when a
     // flow can be in progress in this browser on the authorization flow (a flow is bound to it, or
     // binding is off so the gateway cannot tell), and is passed on otherwise.
-    const flowMayBeHere = exchange.capture.onFlowPath && (!exchange.rt.config.state.bindToBrowser || exchange.trail.sealedHere !== undefined || boundStates(exchange.cookie).length > 0)
-    if (decoded.text.includes(SEALED_STATE_PREFIX) ? !whole : !whole && flowMayBeHere) {
+    const flowMayBeHere = exchange.capture.onFlowPath && (!exchange.rt.config.state.bindToBrowser || exchange.trail.sealedHere !== undefined || exchange.trail.pushedHere === true || hasFlowCookies(exchange.cookie))
+    const carries = mayCarrySealedState(decoded.text)
+    if (carries ? !whole : !whole && flowMayBeHere) {
       upstream.destroy()
       throw new GatewayError('capture_too_large', `the identity server's answer during this sign-in is larger than ${limit} bytes and cannot be read`)
     }
-    if (!decoded.text.includes(SEALED_STATE_PREFIX)) return this.#stream(upstream, res, exchange.id, body.chunks, this.#binding(exchange))
+    if (!carries) return this.#stream(upstream, res, exchange.id, body.chunks, this.#binding(exchange))
     const verdict = captureFormPost(decoded.text, exchange.publicUrl, this.#opener(exchange), exchange.capture)
     if (verdict.kind === 'not_a_response') return this.#stream(upstream, res, exchange.id, body.chunks, this.#binding(exchange))
     return this.#conclude(verdict, upstream, res, exchange)
@@ -630,7 +679,7 @@ export class Gateway {
     const delivery = deliver(flow.mode, flow.redirectUri, jwt)
     // The legacy server's session cookies ride on the answer it gave; they must reach the browser.
     const cookies = upstream?.headers['set-cookie']
-    this.#send(res, exchange.id, delivery, setCookie === undefined ? cookies : withCookie(cookies, setCookie))
+    this.#send(res, exchange.id, delivery, setCookie === undefined ? cookies : withCookies(cookies, [setCookie]))
   }
 
   #send (res: ServerResponse, id: string, delivery: Delivery, cookies?: string[]): void {

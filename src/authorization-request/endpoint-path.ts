@@ -38,10 +38,14 @@ export function canonicalPathOfAny (path: string): string {
 export function matchesEndpointPath (requestPath: string, endpointPath: string): boolean {
   if (requestPath === endpointPath) return true
   const endpoint = canonicalEndpoint(endpointPath)
-  // A plain path is its canonical form give or take a trailing slash: one whose length is further
-  // off cannot match, and most request paths are told apart here without building anything.
-  if (PLAIN_PATH.test(requestPath) && Math.abs(requestPath.length - endpoint.length) > 1) return false
-  return canonicalPath(requestPath) === endpoint
+  // A plain path is its canonical form give or take a trailing slash (and a format suffix, below):
+  // one whose length is further off cannot match, and most request paths are told apart here
+  // without building anything.
+  if (PLAIN_PATH.test(requestPath) && Math.abs(requestPath.length - endpoint.length) > 1 && !requestPath.includes('.')) return false
+  const canonical = canonicalPath(requestPath)
+  // Rails (`(.:format)`) and Spring MVC's suffix pattern matching route `/authorize.json` or
+  // `/authorize.do` to `/authorize`: a format suffix on the last segment names the endpoint too.
+  return canonical === endpoint || canonical.replace(/\.[a-z0-9]{1,10}$/, '') === endpoint
 }
 
 /**

@@ -23,11 +23,6 @@ export interface AuthorizationRequestPolicy {
   readonly allowsClient?: (clientId: string) => boolean
   /** The redirect URIs the gateway's config vouches for, for a client that lists them. */
   readonly redirectUrisFor?: (clientId: string) => readonly string[] | undefined
-  /**
-   * The longest sealed state the flow may have: it also travels in the cookie that binds the flow
-   * to the browser (src/flow-state/browser-binding.ts), and browsers drop cookies over 4 KiB.
-   */
-  readonly maxSealedStateLength?: number
 }
 
 /** Where the request came: the authorization endpoint (a browser), or the PAR endpoint (the client's back channel). */
@@ -126,9 +121,6 @@ export function planAuthorizationRequest (
   const flow: Flow = channel === 'pushed' ? { mode, clientId, redirectUri, responseType, state: single.get('state'), pushed: true } : { mode, clientId, redirectUri, responseType, state: single.get('state') }
   const upstreamMode = chooseUpstreamMode(responseType, policy.upstreamModePreference)
   const sealedState = sealer.seal(flow)
-  if (channel === 'front' && policy.maxSealedStateLength !== undefined && sealedState.length > policy.maxSealedStateLength) {
-    throw new GatewayError('invalid_parameter', `state, client_id and redirect_uri are too long together: the sealed flow must fit in a browser cookie (${policy.maxSealedStateLength} characters); shorten state`)
-  }
   const rewritten: Array<readonly [string, string]> = []
   for (const [name, value] of parameters) {
     if (name === 'response_mode') rewritten.push([name, upstreamMode])

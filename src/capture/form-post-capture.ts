@@ -76,8 +76,8 @@ function refreshTargets (root: HTMLElement): string[] {
   const targets: string[] = []
   for (const meta of elementsNamed(root, 'META')) {
     if ((meta.getAttribute('http-equiv') ?? '').toLowerCase() !== 'refresh') continue
-    const url = REFRESH_CONTENT.exec(meta.getAttribute('content') ?? '')?.[1]?.trim()
-    if (url !== undefined && url !== '') targets.push(url.replace(/^(['"])(.*)\1$/s, '$2'))
+    const url = refreshUrl(meta.getAttribute('content') ?? '')
+    if (url !== undefined) targets.push(url)
   }
   return targets
 }
@@ -96,15 +96,33 @@ function endpointText (redirectUri: string): string {
  * redirect_uri (a `location.replace(...)` redirect). Left alone otherwise: a login page that carries
  * the state in its own form, or shows it as text (oidc-provider's development pages do).
  */
-export function captureFormPost<F extends CapturedFlow> (html: string, base: string, open: (sealed: string) => F, context: CaptureContext): CaptureVerdict<F> {
+/** HTML §4.2.3: the document's base URL is its first `<base href>`, resolved against its own URL. */
+function documentBase (root: HTMLElement, url: string): string {
+  const href = elementsNamed(root, 'BASE').find((element) => element.getAttribute('href') !== undefined)?.getAttribute('href')
+  if (href === undefined) return url
+  try {
+    return new URL(href, url).href
+  } catch {
+    return url
+  }
+}
+
+/** The URL of a Refresh value (`0; url=...`, an HTTP header or a meta element's content), quotes removed. */
+export function refreshUrl (content: string): string | undefined {
+  const url = REFRESH_CONTENT.exec(content)?.[1]?.trim()
+  return url === undefined || url === '' ? undefined : url.replace(/^(['"])(.*)\1$/s, '$2')
+}
+
+export function captureFormPost<F extends CapturedFlow> (html: string, pageUrl: string, open: (sealed: string) => F, context: CaptureContext): CaptureVerdict<F> {
   const root = parse(html, PARSE_OPTIONS)
+  const base = documentBase(root, pageUrl)
   const forms = sealedFormsOf(root)
   for (const form of forms) {
     const flow = open(form.sealedState)
     // HTML §4.10.21.3: a form without an action posts to the page's own URL.
     let target: URL
     try {
-      target = new URL(form.action === '' ? base : form.action, base)
+      target = form.action === '' ? new URL(pageUrl) : new URL(form.action, base)
     } catch {
       // A browser does not submit a form whose action does not parse.
       continue

@@ -38,17 +38,20 @@ export interface SealedRedirect {
  * resolved against the URL the browser asked for.
  */
 export function findSealedRedirect (location: string, requestUrl: string): SealedRedirect | undefined {
-  if (!location.includes('state=')) return undefined
+  // `state=` as written, or spelled with percent-escapes (`st%61te=`, `%6Ag1.`) that the URL parser decodes.
+  if (!location.includes('state=') && !location.includes('%')) return undefined
   let url: URL
   try {
     url = new URL(location, requestUrl)
   } catch {
     return undefined
   }
-  const fromQuery = url.searchParams.get('state')
-  if (isSealedState(fromQuery)) return { url, where: 'query', sealedState: fromQuery }
-  const fromFragment = new URLSearchParams(url.hash.slice(1)).get('state')
-  if (isSealedState(fromFragment)) return { url, where: 'fragment', sealedState: fromFragment }
+  // Every `state`, not the first: `state=&state=jg1...` is a sealed flow's answer (and then fails
+  // closed on the repeat), never a plain one.
+  const fromQuery = url.searchParams.getAll('state').find(isSealedState)
+  if (fromQuery !== undefined) return { url, where: 'query', sealedState: fromQuery }
+  const fromFragment = new URLSearchParams(url.hash.slice(1)).getAll('state').find(isSealedState)
+  if (fromFragment !== undefined) return { url, where: 'fragment', sealedState: fromFragment }
   return undefined
 }
 

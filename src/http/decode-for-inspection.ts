@@ -52,7 +52,22 @@ function run (decoder: Transform, input: Buffer, maxOutput: number): Promise<{ o
  * `contentEncoding` lists the codings in the order they were applied (RFC 9110 §8.4); they are
  * undone from the last.
  */
-export async function decodeForInspection (body: Buffer, contentEncoding: string | undefined, maxOutput: number): Promise<DecodedText> {
+/**
+ * The text a browser reads from these bytes, for what can matter here: UTF-16 (a byte order mark, or
+ * a `charset` of utf-16, utf-16le or utf-16be, which the Encoding standard all reads as UTF-16) is
+ * decoded as UTF-16, since a sealed state in it has no ASCII bytes to find. Every other encoding a
+ * browser supports is ASCII-compatible, and a sealed state, a form and its attribute names are
+ * ASCII: reading those bytes as UTF-8 finds them all.
+ */
+export function pageText (bytes: Buffer, contentType: string | undefined): string {
+  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes)
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes)
+  const charset = /;\s*charset\s*=\s*["']?(utf-16(?:le|be)?)\b/i.exec(contentType ?? '')?.[1]?.toLowerCase()
+  if (charset === undefined) return bytes.toString('utf8')
+  return new TextDecoder(charset === 'utf-16be' ? 'utf-16be' : 'utf-16le').decode(bytes)
+}
+
+export async function decodeForInspection (body: Buffer, contentEncoding: string | undefined, maxOutput: number, contentType?: string): Promise<DecodedText> {
   const codings = (contentEncoding ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity')
   let data = body
   let truncated = false
@@ -74,5 +89,5 @@ export async function decodeForInspection (body: Buffer, contentEncoding: string
     truncated ||= decoded.truncated
   }
   // An identity body is bounded by the read limit, which is below maxOutput.
-  return { kind: 'text', text: data.toString('utf8'), truncated }
+  return { kind: 'text', text: pageText(data, contentType), truncated }
 }

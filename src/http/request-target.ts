@@ -68,6 +68,10 @@ export function readRequestTarget (method: string, target: string, rawHeaders: r
     host = authority
   }
   if (originForm.includes('#')) return invalidTarget('the request target must not carry a fragment')
+  // `//host/path` is an absolute-path to RFC 9112, but a server that parses its target as a URL
+  // reference (WHATWG `new URL(target, base)`) reads `host` as an authority and routes on `/path`,
+  // while the gateway's canonical path is `/host/path`: no client needs it, so it is refused.
+  if (originForm.startsWith('//')) return invalidTarget('the request target must not begin with //')
   return { target: originForm, path: pathOf(originForm), query: queryOf(originForm), host }
 }
 

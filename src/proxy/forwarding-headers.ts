@@ -9,7 +9,23 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
  * Continue), and http-proxy skips its `proxyReq` event when it is forwarded.
  */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'])
-const FORWARDED: ReadonlySet<string> = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix'])
+/**
+ * What a proxy in front says about the client's request (RFC 7239 and the de facto X- family that
+ * servers read: Rack prefers X-Forwarded-Scheme, Tomcat's RemoteIpValve X-Forwarded-Ssl, IIS
+ * Front-End-Https, nginx setups X-Real-IP, ...): kept only from a proxy the gateway trusts.
+ */
+const FORWARDED: ReadonlySet<string> = new Set([
+  'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix',
+  'x-forwarded-scheme', 'x-forwarded-ssl', 'x-forwarded-protocol', 'x-forwarded-server', 'x-forwarded-uri', 'x-forwarded-path',
+  'x-url-scheme', 'front-end-https', 'x-original-host', 'x-host', 'x-real-ip', 'x-client-ip', 'x-cluster-client-ip', 'true-client-ip',
+  'x-original-forwarded-for', 'x-proxyuser-ip', 'cf-connecting-ip', 'fastly-client-ip',
+])
+/**
+ * Fields that make a server route a request to another path or method than its target says (IIS URL
+ * Rewrite and older Symfony read X-Original-URL / X-Rewrite-URL; many frameworks honour method
+ * overrides): the gateway judges the target it sees, so they never reach the legacy server.
+ */
+const TARGET_OVERRIDES: ReadonlySet<string> = new Set(['x-original-url', 'x-rewrite-url', 'x-original-uri', 'x-http-method-override', 'x-http-method', 'x-method-override'])
 
 /**
  * Fields a Connection option cannot remove. RFC 9110 §7.6.1 forbids a sender to name a field meant
@@ -46,7 +62,7 @@ export function prepareRequestHeaders (headers: IncomingHttpHeaders, hop: { remo
   // Checked to be chunked alone before (message-framing.ts); Node's parser has decoded it.
   const chunked = headers['transfer-encoding'] !== undefined
   const named = connectionTokens(headers['connection'])
-  for (const name in headers) if (isHopByHop(name, named) || (!hop.trustForwarded && FORWARDED.has(name))) delete headers[name]
+  for (const name in headers) if (isHopByHop(name, named) || (!hop.trustForwarded && FORWARDED.has(name)) || TARGET_OVERRIDES.has(name)) delete headers[name]
   // RFC 9112 §7 / §6.1: a transfer coding belongs to one hop, and a proxy frames what it forwards.
   // A chunked body is chunked again for the legacy server; without this, Node sends a GET's body
   // with no framing at all, and the legacy server reads it as the next request on that pooled

@@ -20,6 +20,7 @@
  * - Anything proxy.web() throws synchronously becomes this request's error, never the process's.
  */
 import type { Agent, ClientRequest, IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import type { Url } from 'node:url'
 import httpProxy from 'http-proxy'
@@ -90,6 +91,12 @@ export class UpstreamProxy {
       // Its body cannot be delimited or read as sent: the connection is not reused either.
       proxyReq.destroy()
       exchange.onError(new GatewayError('upstream_bad_response', problem), req, res)
+    })
+    // A 101 to a request that asked for no upgrade (the gateway forwards none): Node hands the
+    // socket to an `upgrade` listener or destroys it without a word, which left the client waiting.
+    proxyReq.on('upgrade', (_upstream: IncomingMessage, socket: Socket) => {
+      socket.destroy()
+      exchange.onError(new GatewayError('upstream_bad_response', 'the identity server switched protocols on a request that asked for no upgrade'), req, res)
     })
     proxyReq.setTimeout(this.#timeoutMs, () => {
       exchange.timedOut = true

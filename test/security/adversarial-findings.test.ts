@@ -1,6 +1,7 @@
-// Adversarial review (branch attack-review): attacks that break a promise of README.md or
-// SECURITY.md against the current code. Every test here asserts the SECURE behaviour and so FAILS
-// until the gateway is fixed. Each says the attack, its impact and a severity.
+// Adversarial review of issue 11, made from README.md and SECURITY.md alone: attacks that broke a
+// promise of theirs. Every test here asserts the secure behaviour, failed against the code the
+// review attacked, and passes since its fix (SECURITY.md, "Closed by the attack review"). Each says
+// the attack, its impact and a severity.
 //
 // The target runs behind test/helpers/fake-legacy-server.ts: a legacy server whose answers each
 // test scripts (reflective pages, odd encodings, PAR), recording exactly what it received.

@@ -6,7 +6,7 @@ import { planAuthorizationRequest, planResumedRequest, type AuthorizationRequest
 import { captureFormPost } from '../../src/capture/form-post-capture.js'
 import { endpointOf, judgeSealedAnswer, sameEndpoint } from '../../src/capture/redirect-capture.js'
 import { carriesCredential, checkResponseParameters, RESPONSE_PARAMETER_NAMES } from '../../src/capture/response-parameters.js'
-import { bindingCookie, bindingCookieName, boundStates, clearingCookie, isBoundHere, MAX_BOUND_SEALED_STATE_LENGTH, withoutBindingCookies } from '../../src/flow-state/browser-binding.js'
+import { bindingCookie, bindingCookieName, boundStates, clearingCookie, evictedBindings, hasFlowCookies, isBoundHere, MAX_BOUND_FLOWS, MAX_INLINE_SEALED_STATE_LENGTH, pushedFlowCookie, withoutBindingCookies } from '../../src/flow-state/browser-binding.js'
 import { FlowStateSealer, type Flow } from '../../src/flow-state/sealed-state.js'
 
 const NONE = new Set<string>()
@@ -76,7 +76,22 @@ t.test('the browser binding cookie', async (t) => {
   t.equal(withoutBindingCookies('a=1; b=2'), 'a=1; b=2')
   t.equal(withoutBindingCookies(`${name}=${sealed}`), undefined)
   t.equal(withoutBindingCookies(`a=1;${name}=${sealed}; flag; jarm-gw-other=kept`), 'a=1; flag; jarm-gw-other=kept')
-  t.ok(MAX_BOUND_SEALED_STATE_LENGTH < 4096)
+  const long = sealer.seal({ ...FLOW, state: 'x'.repeat(MAX_INLINE_SEALED_STATE_LENGTH) })
+  t.match(bindingCookie(long, false, 60), /^jarm-gw-[\w-]{16}=-; /, 'a long sealed state: only its name binds, so cookies stay small')
+  t.ok(isBoundHere(`${bindingCookieName(long, false)}=-`, long, false))
+  t.notOk(isBoundHere(`${bindingCookieName(long, false)}=${long}`, long, false))
+  t.same(boundStates(`${bindingCookieName(long, false)}=-`), [], 'no flow to read from a short cookie')
+  t.match(pushedFlowCookie(true, 60), /^__Host-jarm-gw-pushed=1; Max-Age=60; Path=\/; HttpOnly; Secure; SameSite=None$/)
+  t.ok(hasFlowCookies('a=1; jarm-gw-pushed=1'))
+  t.ok(hasFlowCookies(`${name}=${sealed}`))
+  t.notOk(hasFlowCookies('a=1; jarm-gw-other=1'))
+  t.notOk(hasFlowCookies(undefined))
+  t.equal(withoutBindingCookies('jarm-gw-pushed=1; __Host-jarm-gw-pushed=1; a=1'), 'a=1')
+  const names = Array.from({ length: MAX_BOUND_FLOWS + 1 }, (_, i) => `jarm-gw-${String(i).padStart(16, 'A')}`)
+  const evicted = evictedBindings(names.map((n) => `${n}=v`).join('; '), false)
+  t.same(evicted.map((c) => c.split('=')[0]), names.slice(0, 2), 'the oldest go, so the new one makes MAX_BOUND_FLOWS')
+  t.same(evictedBindings(names.slice(0, MAX_BOUND_FLOWS - 1).map((n) => `${n}=v`).join('; '), false), [])
+  t.same(evictedBindings(undefined, true), [])
 })
 
 const policy: AuthorizationRequestPolicy = {
@@ -84,20 +99,17 @@ const policy: AuthorizationRequestPolicy = {
   upstreamModePreference: 'auto',
   isEncryptedFor: () => false,
   redirectUrisFor: (id) => id === 'listed' ? ['https://listed.example/cb'] : [],
-  maxSealedStateLength: 600,
 }
 
-t.test('redirect_uri rules and the bound sealed state\'s length', async (t) => {
+t.test('redirect_uri rules', async (t) => {
   const request = (extra: Record<string, string>): Array<[string, string]> => [...new URLSearchParams({ client_id: 'app1', response_type: 'code', redirect_uri: 'https://c.example/cb', response_mode: 'query.jwt', ...extra })]
   t.throws(() => planAuthorizationRequest(request({ redirect_uri: 'https://c.example/cb?iss=x' }), policy, sealer), { code: 'invalid_parameter', message: /named iss/ })
   t.throws(() => planAuthorizationRequest(request({ redirect_uri: 'https://c.example/cb#x' }), policy, sealer), { code: 'invalid_parameter', message: /fragment/ })
   t.equal(planAuthorizationRequest(request({ redirect_uri: 'https://c.example/cb?tenant=t' }), policy, sealer).kind, 'jarm', 'an own query of other names is fine')
   t.throws(() => planAuthorizationRequest(request({ client_id: 'listed' }), policy, sealer), { code: 'redirect_uri_not_allowed' })
   t.equal(planAuthorizationRequest(request({ client_id: 'listed', redirect_uri: 'https://listed.example/cb' }), policy, sealer).kind, 'jarm')
-  t.throws(() => planAuthorizationRequest(request({ state: 'x'.repeat(600) }), policy, sealer), { code: 'invalid_parameter', message: /fit in a browser cookie/ })
-  const pushed = planAuthorizationRequest(request({ state: 'x'.repeat(600) }), policy, sealer, 'pushed')
-  t.equal(pushed.kind, 'jarm', 'a pushed flow is never bound, so its length is not limited by a cookie')
-  t.equal(pushed.kind === 'jarm' ? sealer.open(pushed.sealedState).pushed : undefined, true, 'and it says so in the sealed state')
+  const pushed = planAuthorizationRequest(request({}), policy, sealer, 'pushed')
+  t.equal(pushed.kind === 'jarm' ? sealer.open(pushed.sealedState).pushed : undefined, true, 'a pushed flow says so in its sealed state')
 })
 
 t.test('a consent form posting the gateway\'s rewrite back with the client\'s query', async (t) => {
