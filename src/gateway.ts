@@ -541,7 +541,7 @@ export class Gateway {
     // Only the authorization endpoint's own answer (where servers drop the state of a prompt=none
     // error): elsewhere on the flow, an open redirect of the legacy server's (a login page's
     // return_to) would have the gateway sign an error with any description for the bound flow.
-    if (!exchange.rt.config.state.bindToBrowser || !exchange.onAuthorizationEndpoint || exchange.cookie === undefined || !location.includes('error=')) return { kind: 'not_a_response' }
+    if (!exchange.rt.config.state.bindToBrowser || !exchange.onAuthorizationEndpoint || (exchange.cookie === undefined && exchange.trail.sealedHere === undefined) || !location.includes('error=')) return { kind: 'not_a_response' }
     let url: URL
     try {
       url = new URL(locationText(location), exchange.publicUrl)
@@ -552,7 +552,9 @@ export class Gateway {
     const where = url.searchParams.has('error') ? 'query' : fragment.has('error') ? 'fragment' : undefined
     if (where === undefined || url.searchParams.has('state') || fragment.has('state')) return { kind: 'not_a_response' }
     const candidates: Array<{ flow: Flow, sealed: string }> = []
-    for (const sealed of boundStates(exchange.cookie)) {
+    // The flow this very request started (a prompt=none error answered at once), and those bound before.
+    const { sealedHere } = exchange.trail
+    for (const sealed of new Set([...(sealedHere === undefined ? [] : [sealedHere]), ...boundStates(exchange.cookie)])) {
       try {
         const flow = this.#opener(exchange)(sealed)
         if (endpointOfUri(flow.redirectUri) === endpointOfUri(url.href) && responseParametersOf({ url, where, sealedState: sealed }, flow.redirectUri) !== undefined) candidates.push({ flow, sealed })

@@ -45,7 +45,7 @@ export function matchesEndpointPath (requestPath: string, endpointPath: string):
   const canonical = canonicalPath(requestPath)
   // Rails (`(.:format)`) and Spring MVC's suffix pattern matching route `/authorize.json` or
   // `/authorize.do` to `/authorize`: a format suffix on the last segment names the endpoint too.
-  return canonical === endpoint || canonical.replace(/\.[a-z0-9]{1,10}$/, '') === endpoint
+  return canonical === endpoint || canonical.replace(/(\/[^/]+)\.[a-z0-9]{1,10}$/, '$1') === endpoint
 }
 
 /**

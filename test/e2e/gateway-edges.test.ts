@@ -199,7 +199,7 @@ t.test('a client that goes away cancels the upstream request; a body cut short i
   t.ok(fake.logs.some((line) => line['code'] === 'request_aborted'), 'logged, nothing forwarded')
 })
 
-t.test('POSTed authorization requests: too large is 413, non-form bodies stream through, query moves into the body', async (t) => {
+t.test('POSTed authorization requests: too large is 413, non-form bodies are refused, query moves into the body', async (t) => {
   let received = ''
   const fake = await fakeWith((req, res, body) => {
     received = `${req.method} ${req.url} ${body.toString()}`
@@ -209,8 +209,9 @@ t.test('POSTed authorization requests: too large is 413, non-form bodies stream 
   const large = await fetch(`${fake.gatewayUrl}/authorize`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `a=${'x'.repeat(2000)}` })
   t.equal(large.status, 413)
   t.match(await large.text(), /request_body_too_large/)
-  await (await fetch(`${fake.gatewayUrl}/authorize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })).text()
-  t.equal(received, 'POST /authorize {"a":1}')
+  const json = await fetch(`${fake.gatewayUrl}/authorize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
+  t.equal(json.status, 415, 'a body the gateway cannot read as parameters never reaches the authorization endpoint')
+  t.match(await json.text(), /unsupported_media_type/)
   await (await fetch(`${fake.gatewayUrl}/authorize?x=1`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' })).text()
   t.equal(received, 'POST /authorize?x=1 a=1', 'not a JARM request: body and query untouched')
   await (await fetch(`${fake.gatewayUrl}/authorize?client_id=app1`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' }, body: 'response_type=code&redirect_uri=https%3A%2F%2Fc.example%2Fcb&response_mode=jwt' })).text()
@@ -243,7 +244,8 @@ t.test('odd but legal requests and answers', async (t) => {
   t.match(corrupt, /capture_failed/, 'an undecodable page fails closed')
   t.equal(await (await fetch(`${fake.gatewayUrl}/.well-known/openid-configuration/compress`)).text(), '{}')
   t.equal((await (await fetch(`${fake.gatewayUrl}/.well-known/openid-configuration/large`)).text()).length, 3010, 'too large to rewrite: passed on whole')
-  t.equal(await (await fetch(`${fake.gatewayUrl}/authorize`, { method: 'POST', body: new Uint8Array([1, 2]) })).text(), 'POST /authorize public.example', 'a POST without a content type streams through (with the issuer\'s Host: the client\'s is not a public origin)')
+  t.equal(await (await fetch(`${fake.gatewayUrl}/static`, { method: 'POST', body: new Uint8Array([1, 2]) })).text(), 'POST /static public.example', 'a POST without a content type elsewhere streams through (with the issuer\'s Host: the client\'s is not a public origin)')
+  t.equal((await fetch(`${fake.gatewayUrl}/authorize`, { method: 'POST', body: new Uint8Array([1, 2]) })).status, 415, 'at the authorization endpoint it is refused')
 
   const { port } = new URL(fake.gatewayUrl)
   const socket = connect(Number(port), '127.0.0.1')

@@ -64,7 +64,8 @@ t.test('the next user on the pooled upstream socket gets its own answer', async 
   // At once, while a smuggled request would still be waiting for its slow answer on that socket.
   const victim = await fetch(`${fake.gatewayUrl}/victim`)
   t.equal(await victim.text(), 'answer to GET /victim')
-  const connection = fake.wire.find((bytes) => bytes.startsWith('GET /static'))!
+  // (The connection may have carried the discovery request first: the gateway's own requests share the pool.)
+  const connection = fake.wire.find((bytes) => /^GET \/static /m.test(bytes))!
   t.match(connection, /\r\nGET \/victim HTTP\/1\.1\r\n/, 'the victim\'s request took the pooled connection the attack used')
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.same(seen(fake), ['GET /static', 'GET /victim'])

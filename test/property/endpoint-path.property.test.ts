@@ -43,8 +43,17 @@ t.test('the shortcuts for plain paths agree with the general canonical form', as
   const character = fc.constantFrom(...'/aAzZ09.;%2F61_~-!$&\'()*+,=:@\\ '.split(''))
   const path = fc.array(character, { maxLength: 14 }).map((characters) => `/${characters.join('')}`)
   fc.assert(fc.property(path, (p) => canonicalPath(p) === canonicalPathOfAny(p)), fcOptions(runs * 20))
+  // A format suffix (`.json`, `.do`) on the last segment, after at least one character, names the endpoint too.
+  const withoutSuffix = (canonical: string): string => {
+    const segment = canonical.slice(canonical.lastIndexOf('/') + 1)
+    const dot = segment.lastIndexOf('.')
+    const suffix = segment.slice(dot + 1)
+    return dot > 0 && suffix.length >= 1 && suffix.length <= 10 && [...suffix].every((c) => (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? canonical.slice(0, canonical.length - suffix.length - 1) : canonical
+  }
   fc.assert(fc.property(path, path, (requestPath, endpointPath) => matchesEndpointPath(requestPath, endpointPath) ===
-    (requestPath === endpointPath || canonicalPathOfAny(requestPath) === canonicalPathOfAny(endpointPath))), fcOptions(runs * 20))
+    (requestPath === endpointPath || canonicalPathOfAny(requestPath) === canonicalPathOfAny(endpointPath) || withoutSuffix(canonicalPathOfAny(requestPath)) === canonicalPathOfAny(endpointPath))), fcOptions(runs * 20))
+  t.ok(matchesEndpointPath('/auth.json', '/auth'), 'a format suffix')
+  t.notOk(matchesEndpointPath('/.json', '/'), 'a suffix alone is no segment')
   t.equal(canonicalPath('/a/b/'), '/a/b', 'a plain path less its trailing slash')
   t.equal(canonicalPath('/a/./b'), '/a/b', 'a dot segment takes the general way')
   t.notOk(matchesEndpointPath('/static/app.js', '/auth'), 'a plain path of another length is no match')

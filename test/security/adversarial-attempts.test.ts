@@ -345,13 +345,14 @@ t.test('an error without state in a browser with two flows waiting at that redir
   const browser = new Browser()
   for (const state of ['one', 'two']) await (await browser.get(`${stack.gatewayUrl}${AUTHORIZATION_PATH}?${query({ state })}`)).text()
   t.equal(browser.cookies.size, 2)
+  // The authorization endpoint itself answers an error without state (the only answer such an error is wrapped from).
   handlers.current = (request, res) => {
-    if (request.path !== '/cancel') return false
-    res.writeHead(302, { location: `${REDIRECT_URI}?error=access_denied` }).end()
+    if (request.path !== AUTHORIZATION_PATH || request.params.get('prompt') !== 'none') return false
+    res.writeHead(302, { location: `${REDIRECT_URI}?error=login_required` }).end()
     return true
   }
   const before = signed()
-  const response = await browser.get(`${stack.gatewayUrl}/cancel`)
+  const response = await browser.get(`${stack.gatewayUrl}${AUTHORIZATION_PATH}?client_id=app1&response_type=code&redirect_uri=${encodeURIComponent(REDIRECT_URI)}&prompt=none`)
   await response.text()
   t.equal(signed(), before, 'not signed for either')
   t.equal(response.status, 502, 'capture_failed')

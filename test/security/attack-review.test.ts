@@ -281,14 +281,14 @@ t.test('the binding cookie is not forwarded to the legacy server', async (t) => 
 
 t.test('a legacy error that dropped state is wrapped for the one flow bound to the browser (item 8)', async (t) => {
   const browser = new Browser()
-  const first = await browser.get(`${stack.gatewayUrl}/auth?${query({ prompt: 'none' })}`)
+  // prompt=none: the authorization endpoint answers at once, with an error and without the state.
   stack.script = (_req, res, url) => {
-    if (!url.pathname.startsWith('/interaction/')) return false
+    if (url.pathname !== '/auth') return false
     res.writeHead(302, { location: 'https://client.example.org/cb?error=login_required' })
     res.end()
     return true
   }
-  const done = await browser.get(new URL(first.headers.get('location')!, stack.gatewayUrl).href)
+  const done = await browser.get(`${stack.gatewayUrl}/auth?${query({ prompt: 'none' })}`)
   t.equal(done.status, 303)
   const { payload } = await verifyResponse(new URL(done.headers.get('location')!).searchParams.get('response')!, keys, { issuer: stack.gatewayUrl, clientId: 'app1', algorithms: ['ES256'] })
   t.equal(payload['error'], 'login_required')
@@ -305,10 +305,19 @@ t.test('a legacy error that dropped state is wrapped for the one flow bound to t
     return true
   }
   const ambiguous = await two.get(new URL(x.headers.get('location')!, stack.gatewayUrl).href)
-  t.equal(ambiguous.status, 502)
+  t.equal(ambiguous.status, 302, 'an error without state from a later page of the flow is not wrapped (it could be an open redirect\'s)')
+  stack.script = (_req, res, url) => {
+    if (url.pathname !== '/auth') return false
+    res.writeHead(302, { location: 'https://client.example.org/cb?error=login_required' })
+    res.end()
+    return true
+  }
+  const fromEndpoint = await two.get(`${stack.gatewayUrl}/auth?client_id=app1&response_type=code&redirect_uri=https%3A%2F%2Fclient.example.org%2Fcb&prompt=none`)
+  t.equal(fromEndpoint.status, 502, 'from the authorization endpoint, two waiting flows cannot be told apart: fails closed')
   // A browser with no flow bound: the error passes on as it is (a plain flow's).
-  const none = await fetch(`${stack.gatewayUrl}/interaction/none`, { redirect: 'manual' })
+  const none = await fetch(`${stack.gatewayUrl}/auth?client_id=app1&response_type=code&redirect_uri=https%3A%2F%2Fclient.example.org%2Fcb&prompt=none`, { redirect: 'manual' })
   t.equal(none.status, 302)
+  t.equal(none.headers.get('location'), 'https://client.example.org/cb?error=login_required')
 })
 
 t.test('redirect_uris with their own state, response or fragment are refused (item 9)', async (t) => {

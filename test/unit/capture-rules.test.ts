@@ -61,10 +61,10 @@ t.test('where an answer carrying a sealed flow may go', async (t) => {
 })
 
 t.test('the browser binding cookie', async (t) => {
-  t.match(bindingCookie(sealed, true, 600), /^__Host-jarm-gw-[A-Za-z0-9_-]{16}=jg1\.[^;]+; Path=\/; Max-Age=600; HttpOnly; Secure; SameSite=None$/)
-  t.match(bindingCookie(sealed, false, 600), /^jarm-gw-[A-Za-z0-9_-]{16}=jg1\.[^;]+; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax$/)
-  t.match(clearingCookie(sealed, true), /^__Host-jarm-gw-[\w-]{16}=; Path=\/; Max-Age=0; HttpOnly; Secure; SameSite=None$/)
-  t.match(clearingCookie(sealed, false), /Max-Age=0; HttpOnly; SameSite=Lax$/)
+  t.match(bindingCookie(sealed, true, 600), /^__Host-jarm-gw-[A-Za-z0-9_-]{16}=jg1\.[^;]+; Max-Age=600; Path=\/; HttpOnly; Secure; SameSite=None$/)
+  t.match(bindingCookie(sealed, false, 600), /^jarm-gw-[A-Za-z0-9_-]{16}=jg1\.[^;]+; Max-Age=600; Path=\/; HttpOnly; SameSite=Lax$/)
+  t.match(clearingCookie(sealed, true), /^__Host-jarm-gw-[\w-]{16}=; Max-Age=0; Path=\/; HttpOnly; Secure; SameSite=None$/)
+  t.match(clearingCookie(sealed, false), /Max-Age=0; Path=\/; HttpOnly; SameSite=Lax$/)
   const name = bindingCookieName(sealed, false)
   t.ok(isBoundHere(`a=b; ${name}=${sealed}`, sealed, false))
   t.notOk(isBoundHere(`${name}=${sealed}x`, sealed, false), 'another value')
