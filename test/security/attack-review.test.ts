@@ -373,3 +373,20 @@ t.test('a content-encoded authorization request body is refused: the legacy serv
   const identity = await fetch(`${stack.gatewayUrl}/auth`, { method: 'POST', body: query({}), headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'identity' }, redirect: 'manual' })
   t.equal(identity.status, 303)
 })
+
+t.test('an error without state: an unparseable Location, or a bound cookie whose flow does not open, is no candidate', async (t) => {
+  stack.script = (_req, res, url) => {
+    if (url.pathname !== '/auth') return false
+    res.writeHead(302, { location: url.searchParams.get('prompt') === 'bad' ? 'http://[bad/cb?error=x' : 'https://client.example.org/cb?error=login_required' })
+    res.end()
+    return true
+  }
+  const plain = `client_id=app1&response_type=code&redirect_uri=${encodeURIComponent('https://client.example.org/cb')}`
+  const browser = new Browser()
+  browser.cookies.set('jarm-gw-AAAAAAAAAAAAAAAA', 'jg1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')
+  const unparseable = await browser.get(`${stack.gatewayUrl}/auth?${plain}&prompt=bad`)
+  t.equal(unparseable.status, 302, 'passed on as the legacy server wrote it')
+  const foreign = await browser.get(`${stack.gatewayUrl}/auth?${plain}&prompt=none`)
+  t.equal(foreign.status, 302, 'a cookie that opens no flow waits for nothing: the plain error passes on')
+  t.equal(foreign.headers.get('location'), 'https://client.example.org/cb?error=login_required')
+})

@@ -168,6 +168,14 @@ t.test('HTTPS on listen: the health check pins the certificate; required client 
     req.end()
   }), 'the response is cut')
   t.ok(lines.some((l) => l['event'] === 'request.failed' && l['cause'] === 'a late bug'))
+  // The page carries the request's own id when it sent one.
+  Object.defineProperty(running.gateway, 'handle', { value: () => { throw new Error('a bug with an id') } })
+  const withId = await new Promise<string | undefined>((resolve, reject) => {
+    const req = httpsRequest(new URL('/anything', running.url), { ca: ca.cert, agent: false, cert: client.cert, key: client.key, headers: { 'x-request-id': 'req-42' } }, (res) => { res.resume(); resolve(res.headers['x-request-id'] as string | undefined) })
+    req.on('error', reject)
+    req.end()
+  })
+  t.equal(withId, 'req-42')
   t.equal(running.reloadTls({ ...config, listen: { ...config.listen, tls: { ...config.listen.tls!, key: Buffer.from('not a key') } } }), false, 'unusable material is refused')
   t.ok(lines.some((l) => l['event'] === 'tls.reload_failed'))
 })
@@ -247,4 +255,7 @@ t.test('a reload that adds listen.tls to a plain HTTP gateway: said to wait for 
   t.equal(await reloader.reload(), true, 'the rest of the configuration is reloaded')
   t.ok(lines.some((l) => l['event'] === 'config.reload_listen_ignored' && /listen\.tls takes effect only at the next start/.test(l['msg'] as string)))
   t.match(running.url, /^http:\/\//)
+  const refused = reloadOnSignal('gateway.config.json', running.gateway, logger, 'SIGUSR2', async () => withTls, () => false)
+  t.teardown(() => refused.stop())
+  t.equal(await refused.reload(), false, 'certificate files the listener cannot use refuse the whole reload')
 })

@@ -83,6 +83,11 @@ t.test('schema problems: every one, with its path', async (t) => {
   t.same(await problemsOf([]), ['(root): must be object'])
 })
 
+t.test('public_origins: each must be an origin a URL parser reads', async (t) => {
+  t.same(await problemsOf({ upstream, public_origins: ['https://ok.example', 'http://[bad'] }), ['public_origins[1]: is not a URL origin'])
+  t.match(await problemsOf({ upstream, public_origins: ['https://a.example/path'] }), [/public_origins\[0\]/], 'a path is not an origin')
+})
+
 t.test('semantic problems: keys, algorithms, secrets', async (t) => {
   const es = await generatePrivateJwk('ES256')
   t.same(await problemsOf({
