@@ -5,6 +5,7 @@ import t from 'tap'
 import type { ServerResponse } from 'node:http'
 import { rawRequest } from '../helpers/raw-http.js'
 import { AUTHORIZATION_PATH, REDIRECT_URI, startFakeStack, type UpstreamRequest } from '../helpers/fake-legacy-server.js'
+import { CookieBrowser } from '../helpers/cookie-browser.js'
 
 type Handler = (request: UpstreamRequest, res: ServerResponse) => boolean
 const handlers: { current: Handler | undefined } = { current: undefined }
@@ -20,21 +21,7 @@ t.afterEach(() => { handlers.current = undefined })
 const host = new URL(stack.gatewayUrl).host
 const signed = (): number => stack.logs.filter((line) => line['event'] === 'jarm.response').length
 
-class Browser {
-  readonly cookies = new Map<string, string>()
-  async get (url: string, init: { method?: string, body?: string, headers?: Record<string, string> } = {}): Promise<Response> {
-    const headers: Record<string, string> = { ...init.headers }
-    if (this.cookies.size > 0) headers['cookie'] = [...this.cookies].map(([n, v]) => `${n}=${v}`).join('; ')
-    const response = await fetch(url, { method: init.method ?? 'GET', body: init.body, headers, redirect: 'manual' })
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair] = cookie.split(';')
-      const at = pair!.indexOf('=')
-      if (/max-age=0/i.test(cookie)) this.cookies.delete(pair!.slice(0, at))
-      else this.cookies.set(pair!.slice(0, at), pair!.slice(at + 1))
-    }
-    return response
-  }
-}
+const Browser = CookieBrowser
 
 function query (parameters: Record<string, string> = {}): string {
   return new URLSearchParams({ client_id: 'app1', response_type: 'code', redirect_uri: REDIRECT_URI, response_mode: 'query.jwt', state: 'client-state', scope: 'openid', ...parameters }).toString()

@@ -9,6 +9,7 @@ import t from 'tap'
 import type { ServerResponse } from 'node:http'
 import { rawRequest } from '../helpers/raw-http.js'
 import { AUTHORIZATION_PATH, PAR_PATH, REDIRECT_URI, startFakeStack, type UpstreamRequest } from '../helpers/fake-legacy-server.js'
+import { CookieBrowser } from '../helpers/cookie-browser.js'
 
 /** What the legacy server does with a request the test did not script: a 200 text login page. */
 type Handler = (request: UpstreamRequest, res: ServerResponse) => boolean
@@ -24,22 +25,7 @@ t.afterEach(() => { handlers.current = undefined })
 
 const signed = (): number => stack.logs.filter((line) => line['event'] === 'jarm.response').length
 
-/** A browser: its own cookie jar, manual redirects. */
-class Browser {
-  readonly cookies = new Map<string, string>()
-  async get (url: string, init: { method?: string, body?: string | Buffer, headers?: Record<string, string> } = {}): Promise<Response> {
-    const headers: Record<string, string> = { ...init.headers }
-    if (this.cookies.size > 0) headers['cookie'] = [...this.cookies].map(([n, v]) => `${n}=${v}`).join('; ')
-    const response = await fetch(url, { method: init.method ?? 'GET', body: init.body, headers, redirect: 'manual' })
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair] = cookie.split(';')
-      const at = pair!.indexOf('=')
-      if (/max-age=0/i.test(cookie)) this.cookies.delete(pair!.slice(0, at))
-      else this.cookies.set(pair!.slice(0, at), pair!.slice(at + 1))
-    }
-    return response
-  }
-}
+const Browser = CookieBrowser
 
 function query (parameters: Record<string, string> = {}): string {
   return new URLSearchParams({ client_id: 'app1', response_type: 'code', redirect_uri: REDIRECT_URI, response_mode: 'form_post.jwt', state: 'client-state', scope: 'openid', ...parameters }).toString()

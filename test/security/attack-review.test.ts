@@ -6,29 +6,14 @@
 import t from 'tap'
 import type { IncomingMessage } from 'node:http'
 import { gatewayKeySet, plainAnswer, runFlow, startFakeStack, verifyResponse, type FakeStack } from '../helpers/fake-stack.js'
+import { CookieBrowser } from '../helpers/cookie-browser.js'
 
 const stack = await startFakeStack({ config: { clients: { app1: { authorization_signed_response_alg: 'ES256' }, listed: { authorization_signed_response_alg: 'ES256', redirect_uris: ['https://listed.example/cb'] } } } })
 t.teardown(() => stack.close())
 const keys = await gatewayKeySet(stack.gatewayUrl)
 const signed = (): number => stack.logs.filter((line) => line['event'] === 'jarm.response').length
 
-/** A browser: its own cookie jar, manual redirects. */
-class Browser {
-  readonly cookies = new Map<string, string>()
-  async get (url: string, init: { method?: string, body?: string, headers?: Record<string, string> } = {}): Promise<Response> {
-    const headers: Record<string, string> = { ...init.headers }
-    if (this.cookies.size > 0) headers['cookie'] = [...this.cookies].map(([n, v]) => `${n}=${v}`).join('; ')
-    if (init.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded'
-    const response = await fetch(url, { method: init.method ?? 'GET', body: init.body, headers, redirect: 'manual' })
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair] = cookie.split(';')
-      const at = pair!.indexOf('=')
-      if (/max-age=0/i.test(cookie)) this.cookies.delete(pair!.slice(0, at))
-      else this.cookies.set(pair!.slice(0, at), pair!.slice(at + 1))
-    }
-    return response
-  }
-}
+const Browser = CookieBrowser
 
 function query (parameters: Record<string, string>): string {
   return new URLSearchParams({ client_id: 'app1', response_type: 'code', redirect_uri: 'https://client.example.org/cb', response_mode: 'query.jwt', state: 'client-state', scope: 'openid', ...parameters }).toString()
@@ -349,7 +334,8 @@ t.test('a consent form posting the gateway\'s rewrite back to the URL the browse
   }
   const page = await (await browser.get(`${stack.gatewayUrl}/auth?${original}`)).text()
   const fields = [...page.matchAll(/name="([^"]*)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!] as [string, string])
-  const done = await browser.get(`${stack.gatewayUrl}/auth?${original}`, { method: 'POST', body: new URLSearchParams(fields).toString() })
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  const done = await browser.get(`${stack.gatewayUrl}/auth?${original}`, { method: 'POST', body: new URLSearchParams(fields).toString(), headers: form })
   t.equal(done.status, 303, 'not refused as duplicate_parameter')
   t.equal(posts.length, 1)
   const { query: sent, body } = posts[0]!
@@ -360,7 +346,7 @@ t.test('a consent form posting the gateway\'s rewrite back to the URL the browse
   // Any other mix stays refused.
   const forged = new URLSearchParams(fields)
   forged.set('client_id', 'other')
-  const refused = await browser.get(`${stack.gatewayUrl}/auth?${original}`, { method: 'POST', body: forged.toString() })
+  const refused = await browser.get(`${stack.gatewayUrl}/auth?${original}`, { method: 'POST', body: forged.toString(), headers: form })
   t.equal(refused.status, 400)
   t.match(await refused.text(), /duplicate_parameter/)
 })
