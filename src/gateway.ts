@@ -133,10 +133,9 @@ interface Exchange {
   readonly trail: Trail
 }
 
-/** Set-Cookie values with more. */
-function withCookies (cookies: string | string[] | number | undefined, more: readonly string[]): string[] {
-  if (cookies === undefined || typeof cookies === 'number') return [...more]
-  return [...(Array.isArray(cookies) ? cookies : [cookies]), ...more]
+/** Set-Cookie values with more. Node reads every Set-Cookie of an answer into an array (IncomingMessage.headers). */
+function withCookies (cookies: OutgoingHttpHeaders[string], more: readonly string[]): string[] {
+  return [...(cookies as string[] | undefined ?? []), ...more]
 }
 
 /**

@@ -363,7 +363,8 @@ t.test('a content-encoded authorization request body is refused: the legacy serv
 t.test('an error without state: an unparseable Location, or a bound cookie whose flow does not open, is no candidate', async (t) => {
   stack.script = (_req, res, url) => {
     if (url.pathname !== '/auth') return false
-    res.writeHead(302, { location: url.searchParams.get('prompt') === 'bad' ? 'http://[bad/cb?error=x' : 'https://client.example.org/cb?error=login_required' })
+    const prompt = url.searchParams.get('prompt')
+    res.writeHead(302, { location: prompt === 'bad' ? 'http://[bad/cb?error=x' : prompt === 'odd' ? 'https://client.example.org/cb?note=error=x' : prompt === 'stated' ? 'https://client.example.org/cb#error=x&state=s' : 'https://client.example.org/cb?error=login_required' })
     res.end()
     return true
   }
@@ -372,7 +373,23 @@ t.test('an error without state: an unparseable Location, or a bound cookie whose
   browser.cookies.set('jarm-gw-AAAAAAAAAAAAAAAA', 'jg1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')
   const unparseable = await browser.get(`${stack.gatewayUrl}/auth?${plain}&prompt=bad`)
   t.equal(unparseable.status, 302, 'passed on as the legacy server wrote it')
+  t.equal((await browser.get(`${stack.gatewayUrl}/auth?${plain}&prompt=odd`)).status, 302, '"error=" inside another parameter is no error')
+  t.equal((await browser.get(`${stack.gatewayUrl}/auth?${plain}&prompt=stated`)).status, 302, 'an error with a (plain) state is not one that dropped it')
   const foreign = await browser.get(`${stack.gatewayUrl}/auth?${plain}&prompt=none`)
   t.equal(foreign.status, 302, 'a cookie that opens no flow waits for nothing: the plain error passes on')
   t.equal(foreign.headers.get('location'), 'https://client.example.org/cb?error=login_required')
+})
+
+t.test('a fragment error without state is wrapped for the fragment flow waiting on it', async (t) => {
+  stack.script = (_req, res, url) => {
+    if (url.pathname !== '/auth') return false
+    res.writeHead(302, { location: 'https://client.example.org/cb#error=login_required' })
+    res.end()
+    return true
+  }
+  const done = await new Browser().get(`${stack.gatewayUrl}/auth?${query({ response_type: 'id_token', response_mode: 'fragment.jwt', nonce: 'n', prompt: 'none' })}`)
+  t.equal(done.status, 303)
+  const location = new URL(done.headers.get('location')!)
+  const { payload } = await verifyResponse(new URLSearchParams(location.hash.slice(1)).get('response')!, keys, { issuer: stack.gatewayUrl, clientId: 'app1', algorithms: ['ES256'] })
+  t.equal(payload['error'], 'login_required')
 })
