@@ -22,7 +22,7 @@ import { matchesEndpointPath } from './authorization-request/endpoint-path.js'
 import { PUSHED_REQUEST_URI_PREFIX } from './authorization-request/request-object.js'
 import { planAuthorizationRequest, planResumedRequest, type AuthorizationRequestPolicy, type RequestChannel } from './authorization-request/plan-authorization-request.js'
 import { captureFormPost, refreshUrl } from './capture/form-post-capture.js'
-import { captureRedirect, endpointOf, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
+import { captureRedirect, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
 import { signingAlgorithms, type GatewayConfig } from './config/load-config.js'
 import { GatewayError, isGatewayError } from './errors.js'
 import { bindingCookie, boundStates, clearingCookie, evictedBindings, hasFlowCookies, isBoundHere, pushedFlowCookie, withoutBindingCookies } from './flow-state/browser-binding.js'
@@ -144,11 +144,6 @@ function withCookies (cookies: OutgoingHttpHeaders[string], more: readonly strin
  */
 function mayCarrySealedState (text: string): boolean {
   return text.includes(SEALED_STATE_PREFIX) || (text.includes('&') && /&#|&period;/i.test(text) && /<(?:form|meta)\b/i.test(text))
-}
-
-/** A URI without query and fragment (see endpointOf). */
-function endpointOfUri (uri: string): string {
-  return endpointOf(new URL(uri))
 }
 
 /** A function of one string argument that remembers its last answer (the issuer rarely changes). */
@@ -550,22 +545,24 @@ export class Gateway {
     const fragment = new URLSearchParams(url.hash.slice(1))
     const where = url.searchParams.has('error') ? 'query' : fragment.has('error') ? 'fragment' : undefined
     if (where === undefined || url.searchParams.has('state') || fragment.has('state')) return { kind: 'not_a_response' }
-    const candidates: Array<{ flow: Flow, sealed: string }> = []
+    const candidates: Array<{ flow: Flow, sealed: string, parameters: ParameterList }> = []
     // The flow this very request started (a prompt=none error answered at once), and those bound before.
     const { sealedHere } = exchange.trail
+    const open = this.#opener(exchange)
     for (const sealed of new Set([...(sealedHere === undefined ? [] : [sealedHere]), ...boundStates(exchange.cookie)])) {
       try {
-        const flow = this.#opener(exchange)(sealed)
-        if (endpointOfUri(flow.redirectUri) === endpointOfUri(url.href) && responseParametersOf({ url, where, sealedState: sealed }, flow.redirectUri) !== undefined) candidates.push({ flow, sealed })
+        const flow = open(sealed)
+        // Its parameters, when the error goes to that flow's redirect_uri with its own query kept.
+        const parameters = responseParametersOf({ url, where, sealedState: sealed }, flow.redirectUri)
+        if (parameters !== undefined) candidates.push({ flow, sealed, parameters })
       } catch {
         // A cookie whose flow expired or was sealed with a retired secret: not a candidate.
       }
     }
     if (candidates.length === 0) return { kind: 'not_a_response' }
     if (candidates.length > 1) return { kind: 'unreadable', reason: 'an error without state reached a redirect_uri that several sign-ins in this browser wait on' }
-    const { flow, sealed } = candidates[0]!
-    const all = [...url.searchParams, ...fragment]
-    return judgeSealedAnswer(flow, sealed, url, all, () => responseParametersOf({ url, where, sealedState: sealed }, flow.redirectUri), exchange.capture)
+    const { flow, sealed, parameters } = candidates[0]!
+    return judgeSealedAnswer(flow, sealed, url, [...url.searchParams, ...fragment], () => parameters, exchange.capture)
   }
 
   /** A step that finishes later: its failure becomes the request's error answer. */
