@@ -187,3 +187,22 @@ export async function eventually (check: () => boolean | Promise<boolean>): Prom
 export function connectionsOf (server: Server): Promise<number> {
   return new Promise((resolve, reject) => server.getConnections((error, count) => error === null ? resolve(count) : reject(error)))
 }
+
+/** A test's answer for one request: true when it answered, false to leave it to the default. */
+export type ScriptedAnswer = (request: UpstreamRequest, res: ServerResponse) => boolean
+
+/**
+ * A fake stack whose legacy server answers what the current script answers and, for the rest, a
+ * 200 text login page; `handlers.current` is set per test (and cleared by the caller after each).
+ */
+export async function startScriptedStack (config?: Record<string, unknown>): Promise<{ stack: FakeStack, handlers: { current: ScriptedAnswer | undefined } }> {
+  const handlers: { current: ScriptedAnswer | undefined } = { current: undefined }
+  const stack = await startFakeStack({
+    handler: (request, res) => {
+      if (handlers.current?.(request, res) === true) return
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('login page')
+    },
+    ...(config === undefined ? {} : { config }),
+  })
+  return { stack, handlers }
+}

@@ -4,18 +4,11 @@
 import t from 'tap'
 import type { ServerResponse } from 'node:http'
 import { rawRequest } from '../helpers/raw-http.js'
-import { AUTHORIZATION_PATH, REDIRECT_URI, startFakeStack, type UpstreamRequest } from '../helpers/fake-legacy-server.js'
+import { AUTHORIZATION_PATH, REDIRECT_URI, startFakeStack, startScriptedStack, type UpstreamRequest } from '../helpers/fake-legacy-server.js'
 import { CookieBrowser } from '../helpers/cookie-browser.js'
 
-type Handler = (request: UpstreamRequest, res: ServerResponse) => boolean
-const handlers: { current: Handler | undefined } = { current: undefined }
-const stack = await startFakeStack({
-  handler: (request, res) => {
-    if (handlers.current?.(request, res) === true) return
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('login page')
-  },
-  config: { upstream: { timeout_ms: 1500 } },
-})
+/** What the legacy server does with a request the test did not script: a 200 text login page. */
+const { stack, handlers } = await startScriptedStack({ upstream: { timeout_ms: 1500 } })
 t.teardown(() => stack.close())
 t.afterEach(() => { handlers.current = undefined })
 const host = new URL(stack.gatewayUrl).host

@@ -8,18 +8,11 @@
 import t from 'tap'
 import type { ServerResponse } from 'node:http'
 import { rawRequest } from '../helpers/raw-http.js'
-import { AUTHORIZATION_PATH, PAR_PATH, REDIRECT_URI, startFakeStack, type UpstreamRequest } from '../helpers/fake-legacy-server.js'
+import { AUTHORIZATION_PATH, PAR_PATH, REDIRECT_URI, startFakeStack, startScriptedStack } from '../helpers/fake-legacy-server.js'
 import { CookieBrowser } from '../helpers/cookie-browser.js'
 
 /** What the legacy server does with a request the test did not script: a 200 text login page. */
-type Handler = (request: UpstreamRequest, res: ServerResponse) => boolean
-const handlers: { current: Handler | undefined } = { current: undefined }
-const stack = await startFakeStack({
-  handler: (request, res) => {
-    if (handlers.current?.(request, res) === true) return
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('login page')
-  },
-})
+const { stack, handlers } = await startScriptedStack()
 t.teardown(() => stack.close())
 t.afterEach(() => { handlers.current = undefined })
 
