@@ -28,6 +28,8 @@ export interface AuthorizationRequestPolicy {
    * to the browser (src/flow-state/browser-binding.ts), and browsers drop cookies over 4 KiB.
    */
   readonly maxSealedStateLength?: number
+  /** The issuer the flow is sealed for, when the gateway fronts several (src/issuers/). */
+  readonly issuer?: string | undefined
 }
 
 /** Where the request came: the authorization endpoint (a browser), or the PAR endpoint (the client's back channel). */
@@ -123,7 +125,11 @@ export function planAuthorizationRequest (
     }
     throw error
   }
-  const flow: Flow = channel === 'pushed' ? { mode, clientId, redirectUri, responseType, state: single.get('state'), pushed: true } : { mode, clientId, redirectUri, responseType, state: single.get('state') }
+  const flow: Flow = {
+    mode, clientId, redirectUri, responseType, state: single.get('state'),
+    ...(channel === 'pushed' ? { pushed: true } : {}),
+    ...(policy.issuer !== undefined ? { issuer: policy.issuer } : {}),
+  }
   const upstreamMode = chooseUpstreamMode(responseType, policy.upstreamModePreference)
   const sealedState = sealer.seal(flow)
   if (channel === 'front' && policy.maxSealedStateLength !== undefined && sealedState.length > policy.maxSealedStateLength) {

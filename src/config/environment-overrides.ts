@@ -5,6 +5,8 @@
  *   upstream.timeout_ms                 → JARM_GATEWAY_UPSTREAM_TIMEOUT_MS
  *   clients (the whole map, as JSON)    → JARM_GATEWAY_CLIENTS
  *   clients.<id>.client_secret          → JARM_GATEWAY_CLIENTS_<ID>_CLIENT_SECRET  (ID: upper case, other characters as _)
+ *   issuers (the whole list, as JSON)   → JARM_GATEWAY_ISSUERS
+ *   issuers[n].clients.<id>.client_secret → JARM_GATEWAY_ISSUERS_<N>_CLIENTS_<ID>_CLIENT_SECRET  (N: the index, from 0)
  *
  * Each name also has a `_FILE` form that reads the value from a file (a mounted secret). The values
  * are merged into the parsed file before validation, so the schema checks them like any other.
@@ -21,6 +23,7 @@ export interface ConfigSchema {
   readonly type?: string
   readonly properties?: Readonly<Record<string, ConfigSchema>>
   readonly additionalProperties?: boolean | ConfigSchema
+  readonly items?: ConfigSchema
   readonly $ref?: string
   readonly oneOf?: readonly ConfigSchema[]
   readonly enum?: readonly unknown[]
@@ -34,9 +37,9 @@ export interface ConfigSchema {
 export type ValueKind = 'string' | 'integer' | 'boolean' | 'list' | 'json-object' | 'string-or-json'
 
 export interface EnvironmentSetting {
-  /** The variable name; `<ID>` stands for a map key (a client_id). */
+  /** The variable name; `<ID>` stands for a map key (a client_id), `<N>` for a list index. */
   readonly name: string
-  /** Path in the configuration; `*` for a map key. */
+  /** Path in the configuration; `*` for a map key, `#` for a list index. */
   readonly path: readonly string[]
   readonly kind: ValueKind
   /** `writeOnly` in the schema: a secret, best given with `_FILE`. */
@@ -65,9 +68,15 @@ function kindOf (node: ConfigSchema): ValueKind {
   return 'string'
 }
 
+/** Placeholders in a setting's path, and what stands for them in its variable name. */
+const MAP_KEY = '*'
+const LIST_INDEX = '#'
+const PLACEHOLDER_NAMES: Readonly<Record<string, string>> = { [MAP_KEY]: '<ID>', [LIST_INDEX]: '<N>' }
+
 /**
  * Every setting the schema defines, as environment variables, in schema order. An object with fixed
- * properties is walked; a map (`clients`) is one JSON variable plus one variable per entry setting.
+ * properties is walked; a map (`clients`) or a list of objects (`issuers`) is one JSON variable plus
+ * one variable per entry setting.
  */
 export function environmentSettings (root: ConfigSchema): EnvironmentSetting[] {
   const settings: EnvironmentSetting[] = []
@@ -81,14 +90,15 @@ export function environmentSettings (root: ConfigSchema): EnvironmentSetting[] {
         continue
       }
       settings.push({
-        name: ENV_PREFIX + at.map((s) => s === '*' ? '<ID>' : envSegment(s)).join('_'),
+        name: ENV_PREFIX + at.map((s) => PLACEHOLDER_NAMES[s] ?? envSegment(s)).join('_'),
         path: at,
         kind: kindOf(property),
         secret: property.writeOnly === true,
         default: property.default,
         description: property.description,
       })
-      if (typeof property.additionalProperties === 'object') walk(property.additionalProperties, [...at, '*'])
+      if (typeof property.additionalProperties === 'object') walk(resolveRef(property.additionalProperties, root), [...at, MAP_KEY])
+      if (property.items?.properties !== undefined) walk(property.items, [...at, LIST_INDEX])
     }
   }
   walk(root, [])
@@ -148,22 +158,36 @@ const isObject = (value: unknown): value is JsonObject => typeof value === 'obje
 function setAt (target: JsonObject, path: readonly string[], value: unknown): void {
   let node = target
   for (const segment of path.slice(0, -1)) {
-    if (!isObject(node[segment])) node[segment] = {}
+    // A list entry exists already (only the indexes present are expanded).
+    if (!isObject(node[segment]) && !Array.isArray(node[segment])) node[segment] = {}
     node = node[segment] as JsonObject
   }
   node[path[path.length - 1]!] = value
 }
 
-function mapKeysAt (target: JsonObject, path: readonly string[]): string[] {
+/** The keys of the map, or the indexes of the list, at `path` (none when it is neither). */
+function entriesAt (target: JsonObject, path: readonly string[], placeholder: string): string[] {
   let node: unknown = target
-  for (const segment of path) node = isObject(node) ? node[segment] : undefined
+  for (const segment of path) node = isObject(node) || Array.isArray(node) ? (node as JsonObject)[segment] : undefined
+  if (placeholder === LIST_INDEX) return Array.isArray(node) ? node.map((_entry, index) => String(index)) : []
   return isObject(node) ? Object.keys(node) : []
+}
+
+/** A setting's path with each placeholder replaced by every key or index the configuration holds there. */
+function expand (config: JsonObject, path: readonly string[]): string[][] {
+  let paths: string[][] = [[]]
+  for (const segment of path) {
+    paths = segment === MAP_KEY || segment === LIST_INDEX
+      ? paths.flatMap((prefix) => entriesAt(config, prefix, segment).map((key) => [...prefix, key]))
+      : paths.map((prefix) => [...prefix, segment])
+  }
+  return paths
 }
 
 /**
  * The configuration with every JARM_GATEWAY_* variable applied (the input is not changed). A map
- * variable (JARM_GATEWAY_CLIENTS) replaces the file's map before the per-entry variables apply, and
- * those apply to the entries then present.
+ * or list variable (JARM_GATEWAY_CLIENTS, JARM_GATEWAY_ISSUERS) replaces the file's before the
+ * per-entry variables apply, and those apply to the entries then present.
  */
 export async function applyEnvironmentOverrides (input: unknown, env: NodeJS.ProcessEnv, schema: ConfigSchema): Promise<{ config: unknown, problems: string[], applied: string[] }> {
   if (!isObject(input)) return { config: input, problems: [], applied: [] }
@@ -171,13 +195,7 @@ export async function applyEnvironmentOverrides (input: unknown, env: NodeJS.Pro
   const problems: string[] = []
   const applied: string[] = []
   for (const setting of environmentSettings(schema)) {
-    const star = setting.path.indexOf('*')
-    const targets = star === -1
-      ? [{ name: setting.name, path: setting.path }]
-      : mapKeysAt(config, setting.path.slice(0, star)).map((key) => ({
-          name: ENV_PREFIX + [...setting.path.slice(0, star), key, ...setting.path.slice(star + 1)].map(envSegment).join('_'),
-          path: [...setting.path.slice(0, star), key, ...setting.path.slice(star + 1)],
-        }))
+    const targets = expand(config, setting.path).map((path) => ({ name: ENV_PREFIX + path.map(envSegment).join('_'), path }))
     for (const target of targets) {
       const read = await readVariable(env, target.name)
       if (read === undefined) continue

@@ -42,7 +42,7 @@ t.test('a request the client left before its end is counted as aborted; in-fligh
 t.test('two gateways in one process keep separate registries', async (t) => {
   const a = new GatewayMetrics()
   const b = new GatewayMetrics()
-  a.jarmResponse('query.jwt', 'ES256', 'success')
-  t.match(await a.text(), /jarm_gateway_jarm_responses_total\{mode="query.jwt",alg="ES256",outcome="success"\} 1/)
+  a.jarmResponse('query.jwt', 'ES256', 'success', 'https://id.example.com/realms/{tenant}')
+  t.match(await a.text(), /jarm_gateway_jarm_responses_total\{mode="query.jwt",alg="ES256",outcome="success",issuer="https:\/\/id.example.com\/realms\/\{tenant\}"\} 1/)
   t.notMatch(await b.text(), /jarm_gateway_jarm_responses_total\{/)
 })
