@@ -1,0 +1,135 @@
+// Many issuers behind one gateway, with real parts: one process hosting three oidc-provider realms
+// (JARM off) under /realms/a, /realms/b, /realms/c, each with its own keys and its own secret for
+// the same client_id; the gateway lists a and b (different algorithms for that client_id) and a
+// /realms/{tenant} template. Each realm's responses are judged by oauth4webapi against that realm's
+// discovery (through the gateway) and redeemed at that realm's token endpoint.
+import t, { type Test } from 'tap'
+import { Writable } from 'node:stream'
+import { decodeJwt, decodeProtectedHeader } from 'jose'
+import { buildConfig } from '../../src/config/load-config.js'
+import { FlowStateSealer } from '../../src/flow-state/sealed-state.js'
+import { generatePrivateJwk } from '../../src/keys/signing-keys.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { listen, serve } from '../../src/server.js'
+import { BrowserAgent, callbackParameters } from '../helpers/browser-agent.js'
+import { authorizationRequest, discover, judge, redeem, type oauth } from '../helpers/judge.js'
+import { startMultiRealmServer, REALM_REDIRECT_URI } from '../helpers/multi-realm-server.js'
+import { STATE_SECRET, TEST_KEYS } from '../helpers/stack.js'
+
+const server = await listen('127.0.0.1', 0)
+const gatewayUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+const legacy = await startMultiRealmServer(gatewayUrl, ['a', 'b', 'c', 'd'])
+const realm = (name: string): string => `${gatewayUrl}/realms/${name}`
+const ps256 = await generatePrivateJwk('PS256')
+const logs: Array<Record<string, unknown>> = []
+const logger = createLogger({ level: 'debug', destination: new Writable({ write (chunk: Buffer, _encoding, callback) { logs.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>); callback() } }) })
+
+const settings = {
+  upstream: { url: legacy.url },
+  keys: { keys: [...TEST_KEYS.keys, ps256] },
+  state: { secrets: [STATE_SECRET] },
+  default_signed_response_alg: 'RS256',
+  clients: { app1: { authorization_signed_response_alg: 'RS256' } },
+  issuers: [
+    { issuer: realm('a'), clients: { app1: { authorization_signed_response_alg: 'PS256' } } },
+    { issuer: realm('b'), discovery_path: '/realms/b/.well-known/openid-configuration', clients: { app1: { authorization_signed_response_alg: 'ES256' } } },
+    { issuer: `${gatewayUrl}/realms/{tenant}` },
+  ],
+}
+const running = serve(server, await buildConfig(settings, process.cwd()), logger)
+await running.gateway.start()
+t.teardown(async () => {
+  server.closeAllConnections()
+  await running.close()
+  await legacy.close()
+})
+
+/** A whole code flow at one realm, judged against that realm's discovery and redeemed at its token endpoint. */
+async function flowAt (t: Test, name: string, alg: string): Promise<void> {
+  const as = await discover(realm(name))
+  t.equal(as.issuer, realm(name), `${name}: discovery is the realm's own`)
+  t.match(as.authorization_endpoint, `${realm(name)}/`, `${name}: its own authorization endpoint`)
+  t.ok(as.authorization_signing_alg_values_supported?.includes(alg))
+  const client: oauth.Client = { client_id: 'app1', authorization_signed_response_alg: alg }
+  const request = await authorizationRequest(as, { response_mode: 'query.jwt' })
+  const arrival = await new BrowserAgent().run(request.url)
+  const parameters = callbackParameters(arrival)
+  const jwt = parameters.get('response')!
+  t.equal(decodeProtectedHeader(jwt).alg, alg, `${name}: app1 signed with this realm's algorithm`)
+  t.equal(decodeJwt(jwt).iss, realm(name), `${name}: iss is the realm whose endpoint started the flow`)
+  const callback = await judge(as, client, parameters, request.state!)
+  const tokens = await redeem(as, client, legacy.realms.get(name)!.secret, callback, REALM_REDIRECT_URI, request.verifier, request.nonce)
+  t.ok(tokens.access_token, `${name}: the code is redeemed with this realm's secret at its token endpoint`)
+  const jwks = await (await fetch(as.jwks_uri!)).json() as { keys: Array<{ kid: string }> }
+  t.ok(jwks.keys.some((key) => key.kid === ps256.kid), `${name}: the gateway's keys are merged into the realm's JWKS`)
+  const gatewayKids = new Set([...TEST_KEYS.keys, ps256].map((key) => key.kid))
+  realmKids.set(name, jwks.keys.map((key) => key.kid).filter((kid) => !gatewayKids.has(kid)))
+}
+
+/** The legacy realm's own key ids, as each realm's JWKS (through the gateway) last showed them. */
+const realmKids = new Map<string, string[]>()
+
+t.test('each listed realm: its discovery, algorithm, iss and token endpoint', async (t) => {
+  await flowAt(t, 'a', 'PS256')
+  await flowAt(t, 'b', 'ES256')
+  t.equal(realmKids.get('a')!.length, 1)
+  t.notSame(realmKids.get('a'), realmKids.get('b'), 'each realm publishes its own keys')
+})
+
+t.test('a realm of the template is discovered on first use and signs with the top-level client', async (t) => {
+  const before = legacy.received.filter((path) => path.startsWith('/realms/c/.well-known')).length
+  t.equal(before, 0, 'not discovered at start')
+  await flowAt(t, 'c', 'RS256')
+  t.ok(legacy.received.filter((path) => path.startsWith('/realms/c/.well-known')).length >= 1)
+  const metrics = await (await fetch(`${gatewayUrl}/metrics`)).text()
+  t.match(metrics, `jarm_gateway_jarm_responses_total{mode="query.jwt",alg="RS256",outcome="success",issuer="${gatewayUrl}/realms/{tenant}"} 1`, 'a template counts as one label value')
+  t.match(metrics, `jarm_gateway_jarm_responses_total{mode="query.jwt",alg="PS256",outcome="success",issuer="${realm('a')}"} 1`)
+  const lines = logs.filter((line) => line['event'] === 'jarm.response' && line['issuer'] === realm('c'))
+  t.equal(lines.length, 1, 'the log line names the tenant')
+})
+
+t.test("realm B's redirect carrying realm A's sealed state fails closed", async (t) => {
+  const sealer = new FlowStateSealer([STATE_SECRET], 600)
+  const flow = { mode: 'query.jwt', clientId: 'app1', redirectUri: REALM_REDIRECT_URI, responseType: 'code', state: 's' } as const
+  const asB = await discover(realm('b'))
+  const asA = await discover(realm('a'))
+  const ofA = sealer.seal({ ...flow, issuer: realm('a') })
+  const atB = await new BrowserAgent().run((await authorizationRequest(asB, { response_mode: 'query', state: ofA })).url)
+  t.equal(atB.status, 400)
+  t.match(atB.kind === 'page' ? atB.text : '', 'flow_state_wrong_issuer', 'refused as another issuer\'s flow')
+  // The same state at its own realm gets as far as the browser binding (this browser did not start it).
+  const atA = await new BrowserAgent().run((await authorizationRequest(asA, { response_mode: 'query', state: ofA })).url)
+  t.match(atA.kind === 'page' ? atA.text : '', 'flow_not_bound')
+  // A flow sealed before issuers existed is the default (first listed) issuer's.
+  const old = sealer.seal(flow)
+  const oldAtB = await new BrowserAgent().run((await authorizationRequest(asB, { response_mode: 'query', state: old })).url)
+  t.match(oldAtB.kind === 'page' ? oldAtB.text : '', 'flow_state_wrong_issuer')
+  const oldAtA = await new BrowserAgent().run((await authorizationRequest(asA, { response_mode: 'query', state: old })).url)
+  t.match(oldAtA.kind === 'page' ? oldAtA.text : '', 'flow_not_bound')
+})
+
+t.test('a path that matches no issuer passes through untouched; a tenant whose discovery fails is refused alone', async (t) => {
+  const response = await fetch(`${gatewayUrl}/elsewhere/auth?response_mode=query.jwt&state=mine`)
+  t.equal(response.status, 404)
+  t.equal(await response.text(), 'no realm here')
+  t.equal(legacy.received.at(-1), '/elsewhere/auth?response_mode=query.jwt&state=mine', 'the legacy server got the request as sent')
+  const missing = await fetch(`${gatewayUrl}/realms/nowhere/protocol/auth?client_id=app1&response_mode=query.jwt`)
+  t.equal(missing.status, 503)
+  t.match(await missing.text(), 'metadata_unavailable')
+  const plain = await fetch(`${gatewayUrl}/realms/nowhere/account`)
+  t.equal(plain.status, 404, 'its plain requests still pass through')
+  await flowAt(t, 'a', 'PS256')
+  const ready = await fetch(`${gatewayUrl}/readyz`)
+  t.equal(ready.status, 200, 'ready: every listed issuer is discovered, templates do not count')
+})
+
+t.test('a reload that adds a realm: listed, it wins over the template', async (t) => {
+  await flowAt(t, 'd', 'RS256')
+  running.gateway.reload(await buildConfig({
+    ...settings,
+    issuers: [...settings.issuers.slice(0, 2), { issuer: realm('d'), clients: { app1: { authorization_signed_response_alg: 'EdDSA' } } }, settings.issuers[2]],
+  }, process.cwd()))
+  await flowAt(t, 'd', 'EdDSA')
+  await flowAt(t, 'a', 'PS256')
+  await flowAt(t, 'c', 'RS256')
+})
