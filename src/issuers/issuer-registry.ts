@@ -146,13 +146,17 @@ export class IssuerRegistry {
     }
     for (const entry of this.#templates) {
       const matched = matchScope(entry.scope, segments) ?? matchWellKnownScope(entry.scope, segments)
-      if (matched !== undefined) return this.#tenant(entry, matched.tenant)
+      if (matched === undefined) continue
+      // A listed issuer wins over a template, also on a path outside its own that the template's shape covers.
+      const issuer = withTenant(entry.settings.issuer!, matched.tenant)
+      return this.#listed.find((listed) => listed.issuer.issuer === issuer)?.issuer ?? this.#tenant(entry, matched.tenant)
     }
     return undefined
   }
 
   #tenant (entry: Entry, name: string): Issuer {
     const issuer = withTenant(entry.settings.issuer!, name)
+    // Tenants are kept by their issuer, so tenant names that differ only in case stay apart.
     let tenant = this.#tenants.get(issuer)
     if (tenant !== undefined) {
       // Most recently used goes last.
