@@ -174,8 +174,9 @@ async function loadKeys (keys: RawKeys, baseDir: string, at: string): Promise<{ 
 function issuerProblems (issuer: string, at: string): string[] {
   const count = issuer.split(TENANT_PLACEHOLDER).length - 1
   const segments = issuer.replace(/^https?:\/\/[^/]*/, '').split('/')
-  if (count === 0 || (count === 1 && segments.includes(TENANT_PLACEHOLDER))) return []
-  return [`${at}: ${TENANT_PLACEHOLDER} must stand once for a whole path segment (https://host/realms/${TENANT_PLACEHOLDER})`]
+  const otherBraces = /[{}]/.test(issuer.replaceAll(TENANT_PLACEHOLDER, ''))
+  if (!otherBraces && (count === 0 || (count === 1 && segments.includes(TENANT_PLACEHOLDER)))) return []
+  return [`${at}: ${TENANT_PLACEHOLDER} is the only placeholder, and stands once for a whole path segment (https://host/realms/${TENANT_PLACEHOLDER})`]
 }
 
 /**
