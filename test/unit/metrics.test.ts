@@ -13,6 +13,7 @@ t.test('every catalogue error lands in its family with a short reason, or only i
     'jarm_gateway_capture_failures_total{reason="too_large"} 1',
     'jarm_gateway_sealed_state_failures_total{reason="expired"} 1',
     'jarm_gateway_sealed_state_failures_total{reason="invalid"} 1',
+    'jarm_gateway_sealed_state_failures_total{reason="wrong_issuer"} 1',
     'jarm_gateway_upstream_errors_total{reason="bad_response"} 1',
     'jarm_gateway_upstream_errors_total{reason="timeout"} 1',
     'jarm_gateway_upstream_errors_total{reason="unreachable"} 1',
