@@ -107,6 +107,8 @@ interface Trail {
   jarm: JarmStep | undefined
   /** The sealed state of the flow this request started, if it started one (its answer binds it to the browser). */
   sealedHere?: string | undefined
+  /** The issuer the request was routed to (none for a path no issuer owns). */
+  issuer?: string | undefined
 }
 
 interface Exchange {
@@ -265,14 +267,14 @@ export class Gateway {
     }
     const routed = rt.issuers.route(path, mayAskForJwt)
     if (routed instanceof Promise) {
-      routed.then((issuer) => this.#runOn(rt, issuer, id, path, trail, req, res), unknown)
+      routed.then((issuer) => this.#runOn(rt, issuer, id, path, trail, req, res, unknown), unknown)
       return
     }
     this.#runOn(rt, routed, id, path, trail, req, res, unknown)
   }
 
   /** The request on its issuer, once its metadata is known; a path no issuer owns passes through untouched. */
-  #runOn (rt: Runtime, issuer: Issuer | undefined, id: string, path: string, trail: Trail, req: IncomingMessage, res: ServerResponse, unknown?: (error: unknown) => void): void {
+  #runOn (rt: Runtime, issuer: Issuer | undefined, id: string, path: string, trail: Trail, req: IncomingMessage, res: ServerResponse, unknown: (error: unknown) => void): void {
     if (issuer === undefined) return this.#forward(rt, req, res, id, undefined, (upstream) => this.#stream(upstream, res, id))
     const metadata = issuer.metadata.get()
     if (!(metadata instanceof Promise)) return this.#route(this.#exchange(rt, issuer, id, path, metadata, trail, req), req, res)
@@ -292,7 +294,7 @@ export class Gateway {
     const { jarm } = trail
     const notable = jarm !== undefined || !completed || status >= 500
     if (!notable && !this.#logger.isLevelEnabled('debug')) return
-    const line = { event: jarm?.event ?? 'request', requestId: id, method: req.method, path, status, completed, ms: Math.round((performance.now() - started) * 1000) / 1000, ...jarm?.fields }
+    const line = { event: jarm?.event ?? 'request', requestId: id, method: req.method, path, status, completed, ms: Math.round((performance.now() - started) * 1000) / 1000, issuer: trail.issuer, ...jarm?.fields }
     if (notable) this.#logger.info(line)
     else this.#logger.debug(line)
   }
@@ -321,6 +323,7 @@ export class Gateway {
       else req.headers.cookie = forwarded
     }
     const onFlowPath = !metadata.nonFlowPaths.some((endpoint) => matchesEndpointPath(path, endpoint))
+    trail.issuer = metadata.issuer
     return {
       rt, issuer, id, path, metadata, trail, cookie,
       publicUrl: origin + req.url!,
@@ -415,7 +418,7 @@ export class Gateway {
     const plan = planAuthorizationRequest([...queryParameters, ...bodyParameters], policy, sealer, channel)
     if (plan.kind === 'passthrough') return { body: originalBody }
     if (plan.kind === 'refuse') return { refusal: plan }
-    exchange.trail.jarm = { event: 'jarm.request', fields: { issuer: exchange.metadata.issuer, clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode } }
+    exchange.trail.jarm = { event: 'jarm.request', fields: { clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode } }
     if (config.state.bindToBrowser && channel === 'front') exchange.trail.sealedHere = plan.sealedState
     if (req.method !== 'POST') {
       req.url = `${exchange.path}?${encodeParameters(plan.parameters)}`
@@ -615,7 +618,7 @@ export class Gateway {
     const outcome = error === undefined ? 'success' : 'error'
     this.metrics.jarmResponse(flow.mode, alg, outcome, label(exchange.metadata))
     // A legacy server with a session answers at once: the request that started the flow may end it too.
-    exchange.trail.jarm = { event: 'jarm.response', fields: { ...exchange.trail.jarm?.fields, issuer: exchange.metadata.issuer, clientId: flow.clientId, mode: flow.mode, alg, enc: encryption === undefined ? undefined : `${encryption.alg} ${encryption.enc}`, outcome, error } }
+    exchange.trail.jarm = { event: 'jarm.response', fields: { ...exchange.trail.jarm?.fields, clientId: flow.clientId, mode: flow.mode, alg, enc: encryption === undefined ? undefined : `${encryption.alg} ${encryption.enc}`, outcome, error } }
     const delivery = deliver(flow.mode, flow.redirectUri, jwt)
     // The legacy server's session cookies ride on the answer it gave; they must reach the browser.
     const cookies = upstream?.headers['set-cookie']

@@ -10,6 +10,7 @@ import { buildConfig } from '../../src/config/load-config.js'
 import { FlowStateSealer } from '../../src/flow-state/sealed-state.js'
 import { generatePrivateJwk } from '../../src/keys/signing-keys.js'
 import { createLogger } from '../../src/observability/logger.js'
+import { Gateway } from '../../src/gateway.js'
 import { listen, serve } from '../../src/server.js'
 import { BrowserAgent, callbackParameters } from '../helpers/browser-agent.js'
 import { authorizationRequest, discover, judge, redeem, type oauth } from '../helpers/judge.js'
@@ -86,6 +87,7 @@ t.test('a realm of the template is discovered on first use and signs with the to
   t.match(metrics, `jarm_gateway_jarm_responses_total{mode="query.jwt",alg="PS256",outcome="success",issuer="${realm('a')}"} 1`)
   const lines = logs.filter((line) => line['event'] === 'jarm.response' && line['issuer'] === realm('c'))
   t.equal(lines.length, 1, 'the log line names the tenant')
+  t.ok(logs.some((line) => line['event'] === 'jarm.request' && line['issuer'] === realm('c')))
 })
 
 t.test("realm B's redirect carrying realm A's sealed state fails closed", async (t) => {
@@ -132,4 +134,41 @@ t.test('a reload that adds a realm: listed, it wins over the template', async (t
   await flowAt(t, 'd', 'EdDSA')
   await flowAt(t, 'a', 'PS256')
   await flowAt(t, 'c', 'RS256')
+})
+
+t.test('start-up and paths of no issuer while a listed issuer cannot be discovered', async (t) => {
+  const startLogs: Array<Record<string, unknown>> = []
+  const startLogger = createLogger({ level: 'debug', destination: new Writable({ write (chunk: Buffer, _encoding, callback) { startLogs.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>); callback() } }) })
+  const config = await buildConfig({ ...settings, issuers: [settings.issuers[0], { issuer: realm('gone') }] }, process.cwd())
+  const down = new Gateway(config, startLogger)
+  t.teardown(() => down.close())
+  const first = await down.start()
+  t.equal(first.issuer, realm('a'), "start resolves with the first issuer's discovery")
+  t.match(startLogs, [{ event: 'metadata.unavailable', issuer: realm('gone') }], 'and logs each other one it could not read')
+  await t.rejects(down.metadata(), { code: 'metadata_unavailable' }, 'not ready')
+  const gateway = await listen('127.0.0.1', 0)
+  const downServer = serve(gateway, config, startLogger)
+  t.teardown(() => { gateway.closeAllConnections(); return downServer.close() })
+  const base = `http://127.0.0.1:${(gateway.address() as { port: number }).port}`
+  const jwtLike = await fetch(`${base}/elsewhere/auth?response_mode=query.jwt`)
+  t.equal(jwtLike.status, 503, 'a JWT-mode request on no issuer\'s path may be the unknown issuer\'s: it fails closed')
+  t.match(await jwtLike.text(), 'metadata_unavailable')
+  const plain = await fetch(`${base}/elsewhere/page`)
+  t.equal(plain.status, 404, 'a plain one passes through')
+  t.equal((await fetch(`${base}/realms/a/.well-known/openid-configuration`)).status, 200, 'the other issuer is unaffected')
+  const templates = new Gateway(await buildConfig({ ...settings, issuers: [settings.issuers[2]] }, process.cwd()), startLogger)
+  t.teardown(() => templates.close())
+  await t.rejects(templates.start(), /only \{tenant\} templates are configured/)
+  t.same(await templates.metadata(), [], 'ready with templates only: they do not count')
+})
+
+t.test('a request waiting on a listed issuer\'s discovery goes on once it is known', async (t) => {
+  const gateway = await listen('127.0.0.1', 0)
+  const fresh = serve(gateway, await buildConfig({ ...settings, issuers: [{ issuer: realm('b') }] }, process.cwd()), logger)
+  t.teardown(() => { gateway.closeAllConnections(); return fresh.close() })
+  const base = `http://127.0.0.1:${(gateway.address() as { port: number }).port}`
+  // Not started: realm b's discovery is unknown, so a JWT-like request elsewhere waits for it, then passes.
+  const response = await fetch(`${base}/elsewhere/x?response_mode=query`)
+  t.equal(response.status, 404)
+  t.equal(await response.text(), 'no realm here')
 })
