@@ -110,6 +110,28 @@ t.test("realm B's redirect carrying realm A's sealed state fails closed", async 
   t.match(oldAtA.kind === 'page' ? oldAtA.text : '', 'flow_not_bound')
 })
 
+t.test("a legacy error without state at realm B is not wrapped for realm A's flow bound to the browser", async (t) => {
+  const asA = await discover(realm('a'))
+  const browser = new BrowserAgent()
+  // Start a flow at realm a: the gateway binds it to this browser with a cookie.
+  const started = await browser.request((await authorizationRequest(asA, { response_mode: 'query.jwt' })).url)
+  t.equal(started.status, 303)
+  t.ok(started.headers.getSetCookie().some((cookie) => cookie.startsWith('jarm-gw-')), 'bound')
+  legacy.script = (req, res) => {
+    if (!req.url!.startsWith('/realms/b/scripted')) return false
+    res.writeHead(302, { location: req.url!.endsWith('broken') ? 'http://[broken/cb?error=login_required' : `${REALM_REDIRECT_URI}?error=login_required` }).end()
+    return true
+  }
+  t.teardown(() => { legacy.script = undefined })
+  const atB = await browser.request(new URL(`${realm('b')}/scripted`))
+  t.equal(atB.status, 302, "passed on as it is: realm a's flow is not realm b's to answer")
+  t.equal(atB.headers.get('location'), `${REALM_REDIRECT_URI}?error=login_required`)
+  const broken = await browser.request(new URL(`${realm('b')}/scripted-broken`))
+  t.equal(broken.status, 302, 'a Location that does not parse is no response')
+  const atA = await browser.request(new URL(`${realm('a')}/scripted`))
+  t.equal(atA.status, 404, 'no script there: the realm answers')
+})
+
 t.test('a path that matches no issuer passes through untouched; a tenant whose discovery fails is refused alone', async (t) => {
   const response = await fetch(`${gatewayUrl}/elsewhere/auth?response_mode=query.jwt&state=mine`)
   t.equal(response.status, 404)

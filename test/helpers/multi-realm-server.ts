@@ -25,6 +25,8 @@ export interface MultiRealmServer {
   readonly realms: ReadonlyMap<string, Realm>
   /** Every request path the server received, in order (to see what passed through untouched). */
   readonly received: string[]
+  /** A test's own answer to a request, before the realms see it (true when it answered). */
+  script: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined
   close (): Promise<void>
 }
 
@@ -63,8 +65,19 @@ export async function startMultiRealmServer (publicOrigin: string, names: readon
     callbacks.set(name, provider.callback())
   }
   const received: string[] = []
+  const running: MultiRealmServer = {
+    url: '',
+    realms,
+    received,
+    script: undefined,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }),
+  }
   const server: Server = createServer((req: IncomingMessage & { originalUrl?: string }, res: ServerResponse) => {
     received.push(req.url!)
+    if (running.script?.(req, res) === true) return
     const name = /^\/realms\/([^/?]+)/.exec(req.url!)?.[1]
     const callback = name === undefined ? undefined : callbacks.get(name)
     if (callback === undefined) {
@@ -77,13 +90,5 @@ export async function startMultiRealmServer (publicOrigin: string, names: readon
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    realms,
-    received,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
-  }
+  return Object.assign(running, { url: `http://127.0.0.1:${port}` })
 }

@@ -78,6 +78,7 @@ t.test('what is refused, each with its path', async (t) => {
   ])
   t.same(await problemsOf({ upstream, issuers: [{ issuer: 'https://{tenant}.example/' }] }), ['issuers[0].issuer: must match pattern "^https?://[^/?#{}]+(/[^?#]*)?$"'], 'never in the host')
   t.same(await problemsOf({ upstream, issuers: [] }), ['issuers: must NOT have fewer than 1 items'])
+  t.same(await problemsOf({ upstream, public_origins: ['http://[broken'] }), ['public_origins[0]: is not a URL origin'])
   const none = await problemsOf({ upstream, issuers: [{ issuer: 'https://a.example', clients: { app1: { authorization_signed_response_alg: 'none' } } }] })
   t.match(none[0], /^issuers\[0\]\.clients\.app1\.authorization_signed_response_alg: client app1 is "none", which is refused/)
   t.equal(none.length, 1)
