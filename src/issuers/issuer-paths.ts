@@ -33,7 +33,8 @@ export interface IssuerScope {
 }
 
 export function issuerScope (issuer: string): IssuerScope {
-  // The loader made sure `{tenant}` is a whole segment; the rest is read as servers route it.
+  // The loader made sure `{tenant}` is a whole segment; the operator's other segments are taken as
+  // written, lower-cased as routing compares them.
   const path = issuer.replace(/^https?:\/\/[^/]*/, '')
   return { segments: path.split('/').filter((segment) => segment !== '').map((segment) => segment === TENANT_PLACEHOLDER ? undefined : segment.toLowerCase()) }
 }

@@ -77,6 +77,7 @@ export class IssuerRegistry {
     for (const settings of config.issuers) {
       const entry: Entry = {
         settings,
+        // The shorthand without `issuer` is never matched by path (it owns every path).
         scope: issuerScope(settings.issuer ?? 'http://default'),
         tokens: new ResponseTokenFactory({ ...config, keyRing: settings.keyRing, clients: settings.clients }, dependencies.now),
         signingAlgs: signingAlgorithms(settings),

@@ -22,6 +22,7 @@ const gatewayUrl = `http://127.0.0.1:${(server.address() as { port: number }).po
 const legacy = await startMultiRealmServer(gatewayUrl, ['a', 'b', 'c', 'd'])
 const realm = (name: string): string => `${gatewayUrl}/realms/${name}`
 const ps256 = await generatePrivateJwk('PS256')
+const ed = await generatePrivateJwk('EdDSA')
 const logs: Array<Record<string, unknown>> = []
 const logger = createLogger({ level: 'debug', destination: new Writable({ write (chunk: Buffer, _encoding, callback) { logs.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>); callback() } }) })
 
@@ -46,7 +47,7 @@ t.teardown(async () => {
 })
 
 /** A whole code flow at one realm, judged against that realm's discovery and redeemed at its token endpoint. */
-async function flowAt (t: Test, name: string, alg: string): Promise<void> {
+async function flowAt (t: Test, name: string, alg: string, gatewayKid: string = ps256.kid!): Promise<void> {
   const as = await discover(realm(name))
   t.equal(as.issuer, realm(name), `${name}: discovery is the realm's own`)
   t.match(as.authorization_endpoint, `${realm(name)}/`, `${name}: its own authorization endpoint`)
@@ -62,8 +63,8 @@ async function flowAt (t: Test, name: string, alg: string): Promise<void> {
   const tokens = await redeem(as, client, legacy.realms.get(name)!.secret, callback, REALM_REDIRECT_URI, request.verifier, request.nonce)
   t.ok(tokens.access_token, `${name}: the code is redeemed with this realm's secret at its token endpoint`)
   const jwks = await (await fetch(as.jwks_uri!)).json() as { keys: Array<{ kid: string }> }
-  t.ok(jwks.keys.some((key) => key.kid === ps256.kid), `${name}: the gateway's keys are merged into the realm's JWKS`)
-  const gatewayKids = new Set([...TEST_KEYS.keys, ps256].map((key) => key.kid))
+  t.ok(jwks.keys.some((key) => key.kid === gatewayKid), `${name}: the gateway's keys are merged into the realm's JWKS`)
+  const gatewayKids = new Set([...TEST_KEYS.keys, ps256, ed].map((key) => key.kid))
   realmKids.set(name, jwks.keys.map((key) => key.kid).filter((kid) => !gatewayKids.has(kid)))
 }
 
@@ -128,6 +129,15 @@ t.test("a legacy error without state at realm B is not wrapped for realm A's flo
   t.equal(atB.headers.get('location'), `${REALM_REDIRECT_URI}?error=login_required`)
   const broken = await browser.request(new URL(`${realm('b')}/scripted-broken`))
   t.equal(broken.status, 302, 'a Location that does not parse is no response')
+  for (const location of [`${REALM_REDIRECT_URI}#error=login_required`, `${REALM_REDIRECT_URI}#error=x&state=y`, `${REALM_REDIRECT_URI}?error=x&state=y`, `${REALM_REDIRECT_URI}?note=error=1`]) {
+    legacy.script = (req, res) => {
+      if (!req.url!.startsWith('/realms/b/scripted')) return false
+      res.writeHead(302, { location }).end()
+      return true
+    }
+    const passed = await browser.request(new URL(`${realm('b')}/scripted`))
+    t.equal(passed.headers.get('location'), location, `passed on as it is: ${location}`)
+  }
   const atA = await browser.request(new URL(`${realm('a')}/scripted`))
   t.equal(atA.status, 404, 'no script there: the realm answers')
 })
@@ -151,9 +161,13 @@ t.test('a reload that adds a realm: listed, it wins over the template', async (t
   await flowAt(t, 'd', 'RS256')
   running.gateway.reload(await buildConfig({
     ...settings,
-    issuers: [...settings.issuers.slice(0, 2), { issuer: realm('d'), clients: { app1: { authorization_signed_response_alg: 'EdDSA' } } }, settings.issuers[2]],
+    issuers: [...settings.issuers.slice(0, 2), { issuer: realm('d'), keys: { keys: [ed, TEST_KEYS.keys[1]!] }, clients: { app1: { authorization_signed_response_alg: 'EdDSA' } } }, settings.issuers[2]],
   }, process.cwd()))
-  await flowAt(t, 'd', 'EdDSA')
+  await flowAt(t, 'd', 'EdDSA', ed.kid)
+  const jwks = await (await fetch(`${realm('d')}/jwks`)).json() as { keys: Array<{ kid: string }> }
+  t.notOk(jwks.keys.some((key) => key.kid === ps256.kid), 'its own keys only: the shared keys (current or retired) are not published there')
+  const retired = await (await fetch(`${realm('a')}/jwks`)).json() as { keys: Array<{ kid: string }> }
+  t.ok(retired.keys.some((key) => key.kid === ps256.kid))
   await flowAt(t, 'a', 'PS256')
   await flowAt(t, 'c', 'RS256')
 })
