@@ -28,6 +28,8 @@ export const ERRORS = {
   unexpected_body: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This request must not have a body' },
   unsupported_media_type: { status: 415, oauthError: 'invalid_request', redirectable: false, title: 'The request body must be a form' },
   flow_state_invalid: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow cannot be completed' },
+  no_issuer_for_path: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'No issuer of this server answers JWT response modes at this address' },
+  flow_state_wrong_issuer: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow belongs to another issuer' },
   flow_state_expired: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow has expired' },
   capture_failed: { status: 502, oauthError: 'server_error', redirectable: false, title: 'The identity server answered in a way the gateway cannot read' },
   capture_too_large: { status: 502, oauthError: 'server_error', redirectable: false, title: 'The identity server answer is too large' },

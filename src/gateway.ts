@@ -9,6 +9,9 @@
  *                 discovery or JWKS? ─► publish with the gateway's modes and keys
  *                 anything else ─► streamed back untouched
  *
+ * A request is routed to its issuer once, by its path (src/issuers/), before anything else looks at
+ * it; every step after runs on that issuer: its discovery, clients, keys and sealed flows.
+ *
  * Everything built from the configuration is one Runtime, swapped whole by reload(): a request runs
  * with the configuration it started with, and what a reload retires stays usable for as long as
  * anything it made can still come back (src/rotation/retired-generations.ts).
@@ -19,11 +22,11 @@ import { randomUUID } from 'node:crypto'
 import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
 import { matchesEndpointPath } from './authorization-request/endpoint-path.js'
-import { PUSHED_REQUEST_URI_PREFIX } from './authorization-request/request-object.js'
-import { planAuthorizationRequest, planResumedRequest, type AuthorizationRequestPolicy, type RequestChannel } from './authorization-request/plan-authorization-request.js'
+import { mayAskForJwtMode, PUSHED_REQUEST_URI_PREFIX } from './authorization-request/request-object.js'
+import { planAuthorizationRequest, planResumedRequest, type RequestChannel } from './authorization-request/plan-authorization-request.js'
 import { captureFormPost, refreshUrl } from './capture/form-post-capture.js'
 import { captureRedirect, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
-import { signingAlgorithms, type GatewayConfig } from './config/load-config.js'
+import type { GatewayConfig } from './config/load-config.js'
 import { GatewayError, isGatewayError } from './errors.js'
 import { bindingCookie, boundStates, clearingCookie, evictedBindings, hasFlowCookies, isBoundHere, pushedFlowCookie, withoutBindingCookies } from './flow-state/browser-binding.js'
 import { FlowStateSealer, SEALED_STATE_PREFIX, type Flow } from './flow-state/sealed-state.js'
@@ -33,10 +36,10 @@ import { decodeForInspection } from './http/decode-for-inspection.js'
 import { mayRenderAsDocument } from './http/document-type.js'
 import { requestFramingError } from './http/message-framing.js'
 import { queryOf, readRequestTarget } from './http/request-target.js'
-import { ResponseTokenFactory } from './jarm/response-token.js'
+import { IssuerRegistry, type Issuer } from './issuers/issuer-registry.js'
 import type { KeyRing } from './keys/signing-keys.js'
 import { gatewayJwksAnswer, isDiscoveryPath, isGatewayJwksRequest, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
-import { MetadataCache, type UpstreamMetadata } from './metadata/upstream-metadata.js'
+import type { UpstreamMetadata } from './metadata/upstream-metadata.js'
 import type { Logger } from './observability/logger.js'
 import { GatewayMetrics } from './observability/metrics.js'
 import { narrowAcceptEncodingHeader } from './proxy/accept-encoding.js'
@@ -56,11 +59,8 @@ const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded'
 interface Runtime {
   readonly config: GatewayConfig
   readonly sealer: FlowStateSealer
-  readonly tokens: ResponseTokenFactory
   readonly proxy: UpstreamProxy
-  readonly metadata: MetadataCache
-  readonly policy: AuthorizationRequestPolicy
-  readonly signingAlgs: readonly string[]
+  readonly issuers: IssuerRegistry
   /** The public origins for an issuer: the configured ones and the issuer's own (worked out once per issuer). */
   readonly originsFor: (issuer: string) => PublicOrigins
 }
@@ -111,10 +111,14 @@ interface Trail {
   sealedHere?: string | undefined
   /** This request carries a pushed request (PAR's request_uri): its answer marks a PAR flow in progress. */
   pushedHere?: boolean
+  /** The issuer the request was routed to (none for a path no issuer owns). */
+  issuer?: string | undefined
 }
 
 interface Exchange {
   readonly rt: Runtime
+  /** The issuer the request's path belongs to: every step runs on it. */
+  readonly issuer: Issuer
   readonly id: string
   readonly path: string
   /**
@@ -164,8 +168,11 @@ export class Gateway {
   readonly #logger: Logger
   readonly #now: () => number
   #runtime: Runtime
-  /** Public keys of replaced configurations, published until the last response they signed has expired. */
-  readonly #retiredKeys: Retired<KeyRing['publicJwks']>
+  /**
+   * Public keys of replaced configurations, by the issuers' keysId (an issuer's own keys are
+   * published at its own JWKS only), until the last response they signed has expired.
+   */
+  readonly #retiredKeys: Retired<ReadonlyMap<string, KeyRing['publicJwks']>>
   /** Sealers of replaced configurations, opening the flows they sealed until those expire. */
   readonly #retiredSealers: Retired<FlowStateSealer>
   /** Proxies to a previous upstream: their idle sockets close on their own; closed for good with the gateway. */
@@ -190,30 +197,17 @@ export class Gateway {
     const sameUpstream = before !== undefined && before.upstream.url === config.upstream.url && before.upstream.timeoutMs === config.upstream.timeoutMs &&
       sameUpstreamTls(before.upstream.tls, config.upstream.tls)
     const proxy = sameUpstream ? previous!.proxy : new UpstreamProxy(config.upstream.url, config.upstream.timeoutMs, config.upstream.tls)
-    const sameMetadata = sameUpstream && before.issuer === config.issuer && before.upstream.discoveryPath === config.upstream.discoveryPath &&
-      before.upstream.authorizationEndpoint === config.upstream.authorizationEndpoint && before.limits.metadataBytes === config.limits.metadataBytes
     return {
       config,
       sealer: new FlowStateSealer(config.state.secrets, config.state.ttlSeconds, this.#now),
-      tokens: new ResponseTokenFactory(config, this.#now),
       proxy,
-      metadata: sameMetadata ? previous!.metadata : new MetadataCache({
-        upstreamUrl: config.upstream.url,
-        issuer: config.issuer,
-        discoveryPath: config.upstream.discoveryPath,
-        authorizationEndpoint: config.upstream.authorizationEndpoint,
-        timeoutMs: config.upstream.timeoutMs,
-        maxBytes: config.limits.metadataBytes,
+      issuers: new IssuerRegistry(config, {
+        onRefreshError: (error, issuer) => this.#logger.warn({ event: 'metadata.refresh_failed', issuer, err: error.message }, 'discovery refresh failed; keeping the last document'),
+        now: this.#now,
         agent: proxy.agent,
-      }, (error) => this.#logger.warn({ event: 'metadata.refresh_failed', err: error.message }, 'discovery refresh failed; keeping the last document'), this.#now),
-      policy: {
-        offeredModes: config.responseModes,
-        upstreamModePreference: config.upstream.responseMode,
-        isEncryptedFor: (clientId) => config.clients.get(clientId)?.encryption !== undefined,
-        allowsClient: (clientId) => config.unlistedClients === 'sign' || config.clients.has(clientId),
-        redirectUrisFor: (clientId) => config.clients.get(clientId)?.redirectUris,
-      },
-      signingAlgs: signingAlgorithms(config),
+        // Discovery caches carry over only while they fetch through the same upstream connection.
+        previous: sameUpstream ? previous!.issuers : undefined,
+      }),
       originsFor: memoised((issuer: string) => publicOrigins(config.publicOrigins, issuer)),
     }
   }
@@ -227,7 +221,7 @@ export class Gateway {
   reload (config: GatewayConfig): void {
     const previous = this.#runtime
     this.#runtime = this.#build(config, previous)
-    this.#retiredKeys.retire(previous.config.keyRing.publicJwks, previous.config.responseTtlSeconds * 1000 + RETIRED_KEY_GRACE_MS)
+    this.#retiredKeys.retire(previous.issuers.publicKeys(), previous.config.responseTtlSeconds * 1000 + RETIRED_KEY_GRACE_MS)
     this.#retiredSealers.retire(previous.sealer, previous.config.state.ttlSeconds * 1000)
     if (this.#runtime.proxy !== previous.proxy) this.#retiredProxies.push(previous.proxy)
   }
@@ -237,16 +231,29 @@ export class Gateway {
     return this.#runtime.proxy.agent
   }
 
-  /** Reads the legacy server's discovery document once; the gateway also works if it comes later. */
+  /**
+   * Reads every listed issuer's discovery document once; the gateway also works if they come
+   * later. Resolves with the first issuer's; the others' failures are logged here.
+   */
   async start (): Promise<UpstreamMetadata> {
-    const metadata = await this.#runtime.metadata.refresh()
-    if (metadata.issuerMismatch !== undefined) this.#logger.warn({ event: 'metadata.issuer_mismatch' }, metadata.issuerMismatch)
-    return metadata
+    const listed = this.#runtime.issuers.listed
+    if (listed.length === 0) throw new Error('only {tenant} templates are configured: each tenant is discovered on first use')
+    const settled = await Promise.allSettled(listed.map((issuer) => issuer.metadata.refresh()))
+    for (const [index, result] of settled.entries()) {
+      if (result.status === 'fulfilled') {
+        if (result.value.issuerMismatch !== undefined) this.#logger.warn({ event: 'metadata.issuer_mismatch' }, result.value.issuerMismatch)
+      } else if (index > 0) {
+        this.#logger.warn({ event: 'metadata.unavailable', issuer: listed[index]!.issuer, err: (result.reason as Error).message }, 'an issuer\'s discovery document could not be read yet; it is fetched again on its next request')
+      }
+    }
+    const first = settled[0]!
+    if (first.status === 'rejected') throw first.reason
+    return first.value
   }
 
-  /** The legacy server's discovery, cached (for the readiness check). */
-  async metadata (): Promise<UpstreamMetadata> {
-    return this.#runtime.metadata.get()
+  /** Every listed issuer's discovery, cached (for the readiness check: templates do not count). */
+  metadata (): Promise<UpstreamMetadata[]> {
+    return this.#runtime.issuers.listedMetadata()
   }
 
   close (): void {
@@ -281,17 +288,27 @@ export class Gateway {
     req.headers['x-request-id'] = id
     // Ask only for codings the gateway can read, so an answer it must inspect can always be read.
     narrowAcceptEncodingHeader(req.headers)
-    const metadata = rt.metadata.get()
-    if (!(metadata instanceof Promise)) {
-      this.#route(this.#exchange(rt, id, path, metadata, trail, req), req, res)
+    // Without an issuer's metadata its authorization endpoint is unknown. Anything that may ask for a
+    // JWT mode must not reach the legacy server, which could answer in plain text; the rest may.
+    const mayAskForJwt = req.method !== 'GET' && req.method !== 'HEAD' ? true : url.includes('response_mode') || url.includes('request')
+    const unknown = (error: unknown): void => {
+      if (isDiscoveryPath(path) || mayAskForJwt) return this.#fail(error, req, res, id)
+      this.#forward(rt, req, res, id, undefined, (upstream) => this.#stream(upstream, res, id))
+    }
+    const routed = rt.issuers.route(path, mayAskForJwt)
+    if (routed instanceof Promise) {
+      routed.then((issuer) => this.#runOn(rt, issuer, id, path, trail, req, res, unknown), unknown)
       return
     }
-    metadata.then((known) => this.#route(this.#exchange(rt, id, path, known, trail, req), req, res), (error: unknown) => {
-      // Without metadata the authorization endpoint is unknown. Anything that may ask for a JWT
-      // mode must not reach the legacy server, which could answer in plain text; the rest may.
-      if (isDiscoveryPath(path) || req.method === 'POST' || url.includes('response_mode')) return this.#fail(error, req, res, id)
-      this.#forward(rt, req, res, id, undefined, (upstream) => this.#stream(upstream, res, id))
-    })
+    this.#runOn(rt, routed, id, path, trail, req, res, unknown)
+  }
+
+  /** The request on its issuer, once its metadata is known; a path no issuer owns passes through untouched. */
+  #runOn (rt: Runtime, issuer: Issuer | undefined, id: string, path: string, trail: Trail, req: IncomingMessage, res: ServerResponse, unknown: (error: unknown) => void): void {
+    if (issuer === undefined) return this.#unowned(rt, id, req, res)
+    const metadata = issuer.metadata.get()
+    if (!(metadata instanceof Promise)) return this.#route(this.#exchange(rt, issuer, id, path, metadata, trail, req), req, res)
+    metadata.then((known) => this.#route(this.#exchange(rt, issuer, id, path, known, trail, req), req, res), unknown)
   }
 
   /**
@@ -307,7 +324,7 @@ export class Gateway {
     const { jarm } = trail
     const notable = jarm !== undefined || !completed || status >= 500
     if (!notable && !this.#logger.isLevelEnabled('debug')) return
-    const line = { event: jarm?.event ?? 'request', requestId: id, method: req.method, path, status, completed, ms: Math.round((performance.now() - started) * 1000) / 1000, ...jarm?.fields }
+    const line = { event: jarm?.event ?? 'request', requestId: id, method: req.method, path, status, completed, ms: Math.round((performance.now() - started) * 1000) / 1000, issuer: trail.issuer, ...jarm?.fields }
     if (notable) this.#logger.info(line)
     else this.#logger.debug(line)
   }
@@ -318,7 +335,7 @@ export class Gateway {
    * chooses the URLs the legacy server builds (discovery, redirects) nor the base relative ones
    * resolve against, so an unknown Host is replaced by the issuer's before the request goes on.
    */
-  #exchange (rt: Runtime, id: string, path: string, metadata: UpstreamMetadata, trail: Trail, req: IncomingMessage): Exchange {
+  #exchange (rt: Runtime, issuer: Issuer, id: string, path: string, metadata: UpstreamMetadata, trail: Trail, req: IncomingMessage): Exchange {
     const { config } = rt
     const origins = rt.originsFor(metadata.issuer)
     const forwardedHost = config.trustForwardedHeaders ? req.headers['x-forwarded-host'] : undefined
@@ -336,8 +353,9 @@ export class Gateway {
       else req.headers.cookie = forwarded
     }
     const onFlowPath = !metadata.nonFlowPaths.some((endpoint) => matchesEndpointPath(path, endpoint))
+    trail.issuer = metadata.issuer
     return {
-      rt, id, path, metadata, trail, cookie,
+      rt, issuer, id, path, metadata, trail, cookie,
       onAuthorizationEndpoint: matchesEndpointPath(path, metadata.authorizationEndpointPath),
       // An asterisk-form target (OPTIONS *) names the server, not a path: its base is the origin.
       publicUrl: origin + (req.url === '*' ? '/' : req.url!),
@@ -346,11 +364,31 @@ export class Gateway {
     }
   }
 
+  /**
+   * A request on a path no issuer owns passes through untouched, unless it may ask for a JWT
+   * response mode (its query, or its form body, read bounded): that reaches no rewrite here, and the
+   * legacy server (an issuer the gateway was not told of) would answer it in plain text.
+   */
+  #unowned (rt: Runtime, id: string, req: IncomingMessage, res: ServerResponse): void {
+    const refuse = (): void => this.#fail(new GatewayError('no_issuer_for_path', 'no issuer this gateway fronts is at this path, so it cannot answer a JWT response mode here; use the authorization endpoint of the issuer\'s discovery document'), req, res, id)
+    if (mayAskForJwtMode(parseParameters(queryOf(req.url!)))) return refuse()
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+    if (contentType !== FORM_CONTENT_TYPE) return this.#forward(rt, req, res, id, undefined, (upstream) => this.#stream(upstream, res, id))
+    readBounded(req, rt.config.limits.authorizationRequestBytes).then((read) => {
+      if (!read.complete) throw new GatewayError('request_body_too_large', `a form body on this path is read to check its response_mode, and is larger than ${rt.config.limits.authorizationRequestBytes} bytes`)
+      const body = Buffer.concat(read.chunks)
+      if (mayAskForJwtMode(parseParameters(body.toString('utf8')))) return refuse()
+      this.#forward(rt, req, res, id, body, (upstream) => this.#stream(upstream, res, id))
+    }, (cause: unknown) => {
+      throw new GatewayError('request_aborted', 'the request body ended early', { cause })
+    }).catch((error: unknown) => this.#fail(error, req, res, id))
+  }
+
   /** Which step a request goes through, once the legacy server's endpoints are known. */
   #route (exchange: Exchange, req: IncomingMessage, res: ServerResponse): void {
     const { rt, id, path, metadata } = exchange
     // A legacy server without jwks_uri: the gateway's keys are served by the gateway itself.
-    if (isGatewayJwksRequest(req.method, path, metadata)) return this.#send(res, id, gatewayJwksAnswer(publishedKeys(rt.config.keyRing.publicJwks, this.#retiredKeys.current())))
+    if (isGatewayJwksRequest(req.method, path, metadata)) return this.#send(res, id, gatewayJwksAnswer(this.#publishedKeysOf(exchange.issuer)))
     // Every method: a server that routes any method to its authorization endpoint must not get a
     // JWT-mode request the gateway did not rewrite (#rewriteAuthorizationRequest refuses those).
     if (exchange.onAuthorizationEndpoint) {
@@ -407,7 +445,8 @@ export class Gateway {
    * refusal that goes to the client's (vouched for) redirect_uri.
    */
   async #rewriteAuthorizationRequest (req: IncomingMessage, exchange: Exchange, channel: RequestChannel): Promise<Rewrite> {
-    const { config, policy, sealer } = exchange.rt
+    const { config, sealer } = exchange.rt
+    const { policy } = exchange.issuer
     const queryParameters = parseParameters(queryOf(req.url!))
     let bodyParameters: ParameterList = []
     let originalBody: Buffer | undefined
@@ -441,7 +480,7 @@ export class Gateway {
       originalBody = Buffer.concat(read.chunks)
       bodyParameters = parseParameters(originalBody.toString('utf8'))
     }
-    const resumed = req.method === 'POST' && channel === 'front' ? planResumedRequest(queryParameters, bodyParameters, (sealed) => openFlow(sealed, sealer, this.#retiredSealers.current())) : undefined
+    const resumed = req.method === 'POST' && channel === 'front' ? planResumedRequest(queryParameters, bodyParameters, this.#opener(exchange)) : undefined
     if (resumed !== undefined) {
       // The legacy server's own page posted the gateway's rewrite back with the client's query still
       // in the URL: the query is made to say what the body says, and the body goes on as it came.
@@ -489,15 +528,15 @@ export class Gateway {
       const verdict = captureRedirect(refreshTo, exchange.publicUrl, this.#opener(exchange), exchange.capture)
       if (verdict.kind !== 'not_a_response') return this.#settle(this.#conclude(verdict, upstream, res, exchange), req, res, exchange.id)
     }
-    const { config, signingAlgs } = exchange.rt
+    const { issuer } = exchange
     if (status === 200 && isDiscoveryPath(exchange.path)) {
       return this.#settle(this.#rewriteJson(upstream, res, exchange, (document) => publishDiscovery(document, {
-        issuer: config.issuer, responseModes: config.responseModes, signingAlgs, encryptionAlgs: ENCRYPTION_ALGS, encryptionEncs: ENCRYPTION_ENCS, jwksUri: exchange.metadata.gatewayJwks?.uri,
+        issuer: issuer.issuer, responseModes: exchange.rt.config.responseModes, signingAlgs: issuer.signingAlgs, encryptionAlgs: ENCRYPTION_ALGS, encryptionEncs: ENCRYPTION_ENCS, jwksUri: exchange.metadata.gatewayJwks?.uri,
       })), req, res, exchange.id)
     }
     if (status === 200 && exchange.path === exchange.metadata.jwksPath) {
       return this.#settle(this.#rewriteJson(upstream, res, exchange, (document) => {
-        const published = publishJwks(document, publishedKeys(config.keyRing.publicJwks, this.#retiredKeys.current()))
+        const published = publishJwks(document, this.#publishedKeysOf(issuer))
         if (published.collisions.length > 0) this.#logger.error({ event: 'jwks.kid_collision', kids: published.collisions }, 'a gateway key has the same kid as a legacy server key; clients may pick the wrong one')
         return published.document
       }), req, res, exchange.id)
@@ -511,8 +550,19 @@ export class Gateway {
     this.#stream(upstream, res, exchange.id, [], this.#binding(exchange))
   }
 
+  /** The issuer's public keys with those a reload retired that it published: its own, or the shared ones. */
+  #publishedKeysOf (issuer: Issuer): ReturnType<typeof publishedKeys> {
+    const retired = this.#retiredKeys.current().map((keys) => keys.get(issuer.keysId) ?? [])
+    return publishedKeys(issuer.settings.keyRing.publicJwks, retired)
+  }
+
+  /** Opens a sealed state for this exchange: a flow of another issuer is refused, so it is never answered as this one's. */
   #opener (exchange: Exchange): (sealed: string) => Flow {
-    return (sealed) => openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current())
+    return (sealed) => {
+      const flow = openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current())
+      if (!exchange.issuer.owns(flow)) throw new GatewayError('flow_state_wrong_issuer', 'this sign-in was started at another issuer of this server; start again from the application')
+      return flow
+    }
   }
 
   /**
@@ -665,13 +715,13 @@ export class Gateway {
    */
   async #respond (res: ServerResponse, exchange: Exchange, flow: Flow, parameters: ParameterList, upstream?: IncomingMessage, setCookie?: string): Promise<void> {
     upstream?.resume()
-    const { tokens, config } = exchange.rt
+    const { tokens, settings, label } = exchange.issuer
     const jwt = await tokens.createResponse({ issuer: exchange.metadata.issuer, clientId: flow.clientId, state: flow.state, parameters })
     const error = parameters.find(([name]) => name === 'error')?.[1]
-    const encryption = config.clients.get(flow.clientId)?.encryption
+    const encryption = settings.clients.get(flow.clientId)?.encryption
     const alg = tokens.algorithmFor(flow.clientId)
     const outcome = error === undefined ? 'success' : 'error'
-    this.metrics.jarmResponse(flow.mode, alg, outcome)
+    this.metrics.jarmResponse(flow.mode, alg, outcome, label(exchange.metadata))
     // A legacy server with a session answers at once: the request that started the flow may end it too.
     exchange.trail.jarm = { event: 'jarm.response', fields: { ...exchange.trail.jarm?.fields, clientId: flow.clientId, mode: flow.mode, alg, enc: encryption === undefined ? undefined : `${encryption.alg} ${encryption.enc}`, outcome, error } }
     const delivery = deliver(flow.mode, flow.redirectUri, jwt)

@@ -24,6 +24,15 @@ export function canonicalPath (path: string): string {
 
 /** The canonical form of any path, plain or not (exported so a test can hold the plain-path shortcut to it). */
 export function canonicalPathOfAny (path: string): string {
+  return normalisedPath(path).toLowerCase()
+}
+
+/**
+ * A path as servers route it, in its case: unreserved escapes decoded, `;` parameters, empty and
+ * dot segments gone, no trailing slash. The issuers module routes on it, where a tenant's name
+ * keeps its case (Keycloak realm names are case-sensitive).
+ */
+export function normalisedPath (path: string): string {
   const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
     const character = String.fromCharCode(parseInt(hex, 16))
     return UNRESERVED.test(character) ? character : escape.toUpperCase()
@@ -31,7 +40,7 @@ export function canonicalPathOfAny (path: string): string {
   const segments = decoded.replace(/\\/g, '/').split('/').map((segment) => segment.split(';')[0]!)
   // Dot segments resolved as a URL parser does (RFC 3986 §5.2.4), once repeated slashes are one.
   const resolved = new URL(`/${segments.filter((segment) => segment !== '').join('/')}`, 'http://canonical.invalid').pathname
-  return (resolved.replace(/\/+$/, '') || '/').toLowerCase()
+  return resolved.replace(/\/+$/, '') || '/'
 }
 
 /** Whether a request path names the endpoint at `endpointPath` (the authorization or PAR endpoint), under any spelling the legacy server routes there. */

@@ -23,6 +23,8 @@ export interface AuthorizationRequestPolicy {
   readonly allowsClient?: (clientId: string) => boolean
   /** The redirect URIs the gateway's config vouches for, for a client that lists them. */
   readonly redirectUrisFor?: (clientId: string) => readonly string[] | undefined
+  /** The issuer the flow is sealed for, when the gateway fronts several (src/issuers/). */
+  readonly issuer?: string | undefined
 }
 
 /** Where the request came: the authorization endpoint (a browser), or the PAR endpoint (the client's back channel). */
@@ -118,7 +120,11 @@ export function planAuthorizationRequest (
     }
     throw error
   }
-  const flow: Flow = channel === 'pushed' ? { mode, clientId, redirectUri, responseType, state: single.get('state'), pushed: true } : { mode, clientId, redirectUri, responseType, state: single.get('state') }
+  const flow: Flow = {
+    mode, clientId, redirectUri, responseType, state: single.get('state'),
+    ...(channel === 'pushed' ? { pushed: true } : {}),
+    ...(policy.issuer !== undefined ? { issuer: policy.issuer } : {}),
+  }
   const upstreamMode = chooseUpstreamMode(responseType, policy.upstreamModePreference)
   const sealedState = sealer.seal(flow)
   const rewritten: Array<readonly [string, string]> = []

@@ -96,3 +96,18 @@ export function refuseJwtModeInRequestObject (outer: ReadonlyMap<string, string>
 export function carriesRequestObject (parameters: ParameterList): boolean {
   return parameters.some(([name]) => name === 'request')
 }
+
+/**
+ * Whether the parameters may ask for a JWT response mode: in `response_mode`, or inside a request
+ * object passed by value (read unverified; one that cannot be read may, so it counts). Used where
+ * no issuer owns the path: such a request is refused rather than passed to the legacy server, which
+ * would answer it in plain text.
+ */
+export function mayAskForJwtMode (parameters: ParameterList): boolean {
+  return parameters.some(([name, value]) => {
+    if (name === 'response_mode') return isJarmResponseMode(value)
+    if (name !== 'request') return false
+    const mode = unverifiedPayload(value)?.['response_mode']
+    return mode === undefined ? unverifiedPayload(value) === undefined : typeof mode === 'string' && isJarmResponseMode(mode)
+  })
+}

@@ -39,7 +39,7 @@ export const CLIENT_SECRET_MIN_BYTES = 32
  * bytes it needs: an HS* algorithm when the client signs with one (its minimum is never below the
  * 32 bytes of the other uses), else secret-derived encryption, else the floor. The secret is never quoted.
  */
-export function clientSecretProblem (clientId: string, secret: string | undefined, signingAlg: SigningAlg, encryptionAlg: EncryptionAlg | undefined): string | undefined {
+export function clientSecretProblem (clientId: string, secret: string | undefined, signingAlg: SigningAlg, encryptionAlg: EncryptionAlg | undefined, clientsAt = 'clients'): string | undefined {
   if (secret === undefined) return undefined
   const hmacBytes = (HMAC_SECRET_MIN_BYTES as Partial<Record<SigningAlg, number>>)[signingAlg]
   const needs = hmacBytes ?? CLIENT_SECRET_MIN_BYTES
@@ -50,7 +50,7 @@ export function clientSecretProblem (clientId: string, secret: string | undefine
     : encryptionAlg !== undefined && isSecretEncryptionAlg(encryptionAlg)
       ? `authorization_encrypted_response_alg ${encryptionAlg} needs at least ${needs} bytes (the encryption key is derived from it)`
       : `a client_secret needs at least ${needs} bytes`
-  return `clients.${clientId}.client_secret: is ${length} bytes; ${use}`
+  return `${clientsAt}.${clientId}.client_secret: is ${length} bytes; ${use}`
 }
 
 const NONE_REASON = 'is "none", which is refused: an unsigned response can be forged by anyone who can send the browser to the redirect_uri (JARM §2.2 requires a signature); choose an algorithm such as RS256, PS256, ES256 or EdDSA'
@@ -62,21 +62,25 @@ const NONE_REASON = 'is "none", which is refused: an unsigned response can be fo
 export function refusedAlgorithms (input: unknown): Map<string, string> {
   const problems = new Map<string, string>()
   if (typeof input !== 'object' || input === null) return problems
-  const config = input as { clients?: unknown, default_signed_response_alg?: unknown }
+  const config = input as { clients?: unknown, issuers?: unknown, default_signed_response_alg?: unknown }
   if (config.default_signed_response_alg === 'none') problems.set('default_signed_response_alg', `default_signed_response_alg: ${NONE_REASON}`)
-  if (typeof config.clients !== 'object' || config.clients === null) return problems
-  for (const [clientId, client] of Object.entries(config.clients)) {
-    if ((client as { authorization_signed_response_alg?: unknown } | null)?.authorization_signed_response_alg === 'none') {
-      const path = `clients.${clientId}.authorization_signed_response_alg`
-      problems.set(path, `${path}: client ${clientId} ${NONE_REASON}`)
+  const refuseIn = (clients: unknown, at: string): void => {
+    if (typeof clients !== 'object' || clients === null) return
+    for (const [clientId, client] of Object.entries(clients)) {
+      if ((client as { authorization_signed_response_alg?: unknown } | null)?.authorization_signed_response_alg === 'none') {
+        const path = `${at}.${clientId}.authorization_signed_response_alg`
+        problems.set(path, `${path}: client ${clientId} ${NONE_REASON}`)
+      }
     }
   }
+  refuseIn(config.clients, 'clients')
+  if (Array.isArray(config.issuers)) config.issuers.forEach((entry: unknown, index) => refuseIn((entry as { clients?: unknown } | null)?.clients, `issuers[${index}].clients`))
   return problems
 }
 
 /** The client's encryption settings, or the problems that prevent them. */
-export function clientEncryption (clientId: string, raw: RawClientSecurity, remote: RemoteKeyOptions): { encryption?: ClientEncryption, problems: string[] } {
-  const at = `clients.${clientId}`
+export function clientEncryption (clientId: string, raw: RawClientSecurity, remote: RemoteKeyOptions, clientsAt = 'clients'): { encryption?: ClientEncryption, problems: string[] } {
+  const at = `${clientsAt}.${clientId}`
   const alg = raw.authorization_encrypted_response_alg
   const problems: string[] = []
   if (raw.jwks !== undefined && raw.jwks_uri !== undefined) problems.push(`${at}.jwks_uri: give either jwks or jwks_uri, not both`)

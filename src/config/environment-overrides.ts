@@ -5,6 +5,8 @@
  *   upstream.timeout_ms                 → JARM_GATEWAY_UPSTREAM_TIMEOUT_MS
  *   clients (the whole map, as JSON)    → JARM_GATEWAY_CLIENTS
  *   clients.<id>.client_secret          → JARM_GATEWAY_CLIENTS_<ID>_CLIENT_SECRET  (ID: upper case, other characters as _)
+ *   issuers (the whole list, as JSON)   → JARM_GATEWAY_ISSUERS
+ *   issuers[n].clients.<id>.client_secret → JARM_GATEWAY_ISSUERS_<N>_CLIENTS_<ID>_CLIENT_SECRET  (N: the index, from 0)
  *
  * Each name also has a `_FILE` form that reads the value from a file (a mounted secret). The values
  * are merged into the parsed file before validation, so the schema checks them like any other.
@@ -21,6 +23,7 @@ export interface ConfigSchema {
   readonly type?: string
   readonly properties?: Readonly<Record<string, ConfigSchema>>
   readonly additionalProperties?: boolean | ConfigSchema
+  readonly items?: ConfigSchema
   readonly $ref?: string
   readonly oneOf?: readonly ConfigSchema[]
   readonly enum?: readonly unknown[]
@@ -34,9 +37,9 @@ export interface ConfigSchema {
 export type ValueKind = 'string' | 'integer' | 'boolean' | 'list' | 'json-object' | 'string-or-json'
 
 export interface EnvironmentSetting {
-  /** The variable name; `<ID>` stands for a map key (a client_id). */
+  /** The variable name; `<ID>` stands for a map key (a client_id), `<N>` for a list index. */
   readonly name: string
-  /** Path in the configuration; `*` for a map key. */
+  /** Path in the configuration; `*` for a map key, `#` for a list index. */
   readonly path: readonly string[]
   readonly kind: ValueKind
   /** `writeOnly` in the schema: a secret, best given with `_FILE`. */
@@ -65,9 +68,15 @@ function kindOf (node: ConfigSchema): ValueKind {
   return 'string'
 }
 
+/** Placeholders in a setting's path, and what stands for them in its variable name. */
+const MAP_KEY = '*'
+const LIST_INDEX = '#'
+const PLACEHOLDER_NAMES: Readonly<Record<string, string>> = { [MAP_KEY]: '<ID>', [LIST_INDEX]: '<N>' }
+
 /**
  * Every setting the schema defines, as environment variables, in schema order. An object with fixed
- * properties is walked; a map (`clients`) is one JSON variable plus one variable per entry setting.
+ * properties is walked; a map (`clients`) or a list of objects (`issuers`) is one JSON variable plus
+ * one variable per entry setting.
  */
 export function environmentSettings (root: ConfigSchema): EnvironmentSetting[] {
   const settings: EnvironmentSetting[] = []
@@ -81,14 +90,15 @@ export function environmentSettings (root: ConfigSchema): EnvironmentSetting[] {
         continue
       }
       settings.push({
-        name: ENV_PREFIX + at.map((s) => s === '*' ? '<ID>' : envSegment(s)).join('_'),
+        name: ENV_PREFIX + at.map((s) => PLACEHOLDER_NAMES[s] ?? envSegment(s)).join('_'),
         path: at,
         kind: kindOf(property),
         secret: property.writeOnly === true,
         default: property.default,
         description: property.description,
       })
-      if (typeof property.additionalProperties === 'object') walk(property.additionalProperties, [...at, '*'])
+      if (typeof property.additionalProperties === 'object') walk(resolveRef(property.additionalProperties, root), [...at, MAP_KEY])
+      if (property.items?.properties !== undefined) walk(property.items, [...at, LIST_INDEX])
     }
   }
   walk(root, [])
@@ -148,15 +158,18 @@ const isObject = (value: unknown): value is JsonObject => typeof value === 'obje
 function setAt (target: JsonObject, path: readonly string[], value: unknown): void {
   let node = target
   for (const segment of path.slice(0, -1)) {
-    if (!isObject(node[segment])) node[segment] = {}
+    // A list entry exists already (only the indexes present are expanded).
+    if (!isObject(node[segment]) && !Array.isArray(node[segment])) node[segment] = {}
     node = node[segment] as JsonObject
   }
   node[path[path.length - 1]!] = value
 }
 
-function mapKeysAt (target: JsonObject, path: readonly string[]): string[] {
+/** The keys of the map, or the indexes of the list, at `path` (none when it is neither). */
+function entriesAt (target: JsonObject, path: readonly string[], placeholder: string): string[] {
   let node: unknown = target
-  for (const segment of path) node = isObject(node) ? node[segment] : undefined
+  for (const segment of path) node = isObject(node) || Array.isArray(node) ? (node as JsonObject)[segment] : undefined
+  if (placeholder === LIST_INDEX) return Array.isArray(node) ? node.map((_entry, index) => String(index)) : []
   return isObject(node) ? Object.keys(node) : []
 }
 
@@ -164,7 +177,7 @@ function mapKeysAt (target: JsonObject, path: readonly string[]): string[] {
 interface Target {
   readonly setting: EnvironmentSetting
   readonly path: readonly string[]
-  /** For a per-entry setting: the map's path and the entry's key (a client_id). */
+  /** For a per-entry setting: the map's path and the entry's key (a client_id) at its last placeholder. */
   readonly entry?: { readonly mapPath: readonly string[], readonly key: string }
 }
 
@@ -180,18 +193,29 @@ function ambiguity (source: string, targets: readonly Target[]): string {
   const { mapPath } = targets[0]!.entry!
   const keys = targets.map((target) => target.entry!.key)
   const segments = new Set(keys.map(envSegment))
-  const label = mapPath.join('.') === 'clients' ? 'client_ids' : `keys of ${mapPath.join('.')}`
+  const label = mapPath.at(-1) === 'clients' ? 'client_ids' : `keys of ${mapPath.join('.')}`
   const meet = segments.size === 1 ? `are ${keys.length === 2 ? 'both' : 'all'} ${[...segments][0]!} in a variable name` : 'meet in this variable name'
   const mapVariable = ENV_PREFIX + mapPath.map(envSegment).join('_')
   return `${source}: is ambiguous: it names ${listOf(targets.map((target) => target.path.join('.')))} (${label} ${listOf(keys.map((key) => `"${key}"`))} ${meet}); set the value in the file or in ${mapVariable}, or rename one of the ${label === 'client_ids' ? 'clients' : 'keys'}`
 }
 
+/** A setting's path with each placeholder replaced by every key or index the configuration holds there. */
+function expand (config: JsonObject, path: readonly string[]): string[][] {
+  let paths: string[][] = [[]]
+  for (const segment of path) {
+    paths = segment === MAP_KEY || segment === LIST_INDEX
+      ? paths.flatMap((prefix) => entriesAt(config, prefix, segment).map((key) => [...prefix, key]))
+      : paths.map((prefix) => [...prefix, segment])
+  }
+  return paths
+}
+
 /**
  * The configuration with every JARM_GATEWAY_* variable applied (the input is not changed). A map
- * variable (JARM_GATEWAY_CLIENTS) replaces the file's map before the per-entry variables apply, and
- * those apply to the entries then present. Every variable name must stand for one setting: the
- * per-entry names are all derived before any is applied, and a set one that two entries share is a
- * problem (never applied to either).
+ * or list variable (JARM_GATEWAY_CLIENTS, JARM_GATEWAY_ISSUERS) replaces the file's before the
+ * per-entry variables apply, and those apply to the entries then present. Every variable name must
+ * stand for one setting: the per-entry names are all derived before any is applied, and a set one
+ * that two entries share is a problem (never applied to either).
  */
 export async function applyEnvironmentOverrides (input: unknown, env: NodeJS.ProcessEnv, schema: ConfigSchema): Promise<{ config: unknown, problems: string[], applied: string[] }> {
   if (!isObject(input)) return { config: input, problems: [], applied: [] }
@@ -210,16 +234,14 @@ export async function applyEnvironmentOverrides (input: unknown, env: NodeJS.Pro
   // Per-entry names, in schema order, each with every setting it stands for.
   const entryTargets = new Map<string, Target[]>()
   for (const setting of environmentSettings(schema)) {
-    const star = setting.path.indexOf('*')
-    if (star === -1) {
+    const last = Math.max(setting.path.lastIndexOf(MAP_KEY), setting.path.lastIndexOf(LIST_INDEX))
+    if (last === -1) {
       await apply(setting.name, { setting, path: setting.path })
       continue
     }
-    const mapPath = setting.path.slice(0, star)
-    for (const key of mapKeysAt(config, mapPath)) {
-      const path = [...mapPath, key, ...setting.path.slice(star + 1)]
+    for (const path of expand(config, setting.path)) {
       const name = ENV_PREFIX + path.map(envSegment).join('_')
-      entryTargets.set(name, [...(entryTargets.get(name) ?? []), { setting, path, entry: { mapPath, key } }])
+      entryTargets.set(name, [...(entryTargets.get(name) ?? []), { setting, path, entry: { mapPath: path.slice(0, last), key: path[last]! } }])
     }
   }
   for (const [name, targets] of entryTargets) {

@@ -29,6 +29,21 @@ export interface ClientConfig {
 /** What happens to a JWT-mode request from a client that is not listed in `clients`. */
 export type UnlistedClientPolicy = 'sign' | 'refuse'
 
+/** Stands for one path segment in an issuer of `issuers`: every issuer of that shape. */
+export const TENANT_PLACEHOLDER = '{tenant}'
+
+/** One issuer of the legacy server (or, with `{tenant}`, every issuer of one shape). */
+export interface IssuerConfig {
+  /** Exact; a template holds `{tenant}` once; undefined in the shorthand without `issuer` (the legacy server's own). */
+  readonly issuer: string | undefined
+  readonly template: boolean
+  readonly discoveryPath?: string | undefined
+  readonly authorizationEndpoint?: string | undefined
+  /** The shared keys, or the entry's own. */
+  readonly keyRing: KeyRing
+  /** The top-level clients with the entry's own added or overriding (a client_id is unique within one issuer only). */
+  readonly clients: ReadonlyMap<string, ClientConfig>
+}
 
 export interface GatewayConfig {
   readonly listen: {
@@ -48,7 +63,17 @@ export interface GatewayConfig {
     readonly tls?: UpstreamTls | undefined
   }
   readonly issuer?: string | undefined
+  /**
+   * Every issuer the gateway fronts, in the configured order. From the `issuer` shorthand: one,
+   * which every path belongs to (as before `issuers` existed); from `issuers`: a request is routed
+   * to one by its path (src/issuers/).
+   */
+  readonly issuers: readonly IssuerConfig[]
+  /** Whether `issuers` was given (paths that match no issuer then pass through untouched). */
+  readonly routesByPath: boolean
+  /** The shared keys (the issuers' without keys of their own). */
   readonly keyRing: KeyRing
+  /** The top-level clients (every issuer's, unless it overrides one). */
   readonly clients: ReadonlyMap<string, ClientConfig>
   readonly defaultSignedResponseAlg: AsymmetricAlg
   readonly unlistedClients: UnlistedClientPolicy
@@ -58,7 +83,7 @@ export interface GatewayConfig {
   /** Origins clients reach the gateway under, besides the issuer's (normalised: `URL.origin`). */
   readonly publicOrigins: readonly string[]
   readonly extraResponseParameters: ReadonlySet<string>
-  readonly limits: { readonly authorizationRequestBytes: number, readonly capturedPageBytes: number, readonly metadataBytes: number }
+  readonly limits: { readonly authorizationRequestBytes: number, readonly capturedPageBytes: number, readonly metadataBytes: number, readonly tenants: number }
   readonly trustForwardedHeaders: boolean
   readonly observability: ObservabilityConfig
   /** Things an operator must hear about at start-up (ephemeral keys or secrets). */
@@ -87,11 +112,14 @@ export class ConfigError extends Error {
 }
 
 interface RawClient extends RawClientSecurity { authorization_signed_response_alg?: SigningAlg, redirect_uris?: string[] }
+type RawKeys = string | { keys: unknown[] }
+interface RawIssuer { issuer: string, discovery_path?: string, authorization_endpoint?: string, keys?: RawKeys, clients?: Record<string, RawClient> }
 interface RawConfig {
   listen: { host: string, port: number, drain_timeout_ms: number, tls?: RawListenTls }
   upstream: { url: string, timeout_ms: number, response_mode: UpstreamResponseModePreference, discovery_path?: string, authorization_endpoint?: string, tls?: RawUpstreamTls }
   issuer?: string
-  keys?: string | { keys: unknown[] }
+  issuers?: RawIssuer[]
+  keys?: RawKeys
   clients: Record<string, RawClient>
   default_signed_response_alg: AsymmetricAlg
   unlisted_clients: UnlistedClientPolicy
@@ -101,7 +129,7 @@ interface RawConfig {
   state: { secrets?: string[], ttl_seconds: number, bind_to_browser: boolean }
   public_origins: string[]
   extra_response_parameters: string[]
-  limits: { authorization_request_bytes: number, captured_page_bytes: number, metadata_bytes: number }
+  limits: { authorization_request_bytes: number, captured_page_bytes: number, metadata_bytes: number, tenants: number }
   trust_forwarded_headers: boolean
   observability: { health_path: string, ready_path: string, metrics_path: string, admin_port?: number, admin_host?: string, ready_timeout_ms: number }
 }
@@ -134,14 +162,30 @@ function schemaProblems (errors: readonly ErrorObject[]): string[] {
   return [...new Set(problems)]
 }
 
-async function readKeys (keys: RawConfig['keys'], baseDir: string): Promise<{ jwks: unknown, problems: string[] }> {
+async function readKeys (keys: RawKeys, baseDir: string, at: string): Promise<{ jwks: unknown, problems: string[] }> {
   if (typeof keys !== 'string') return { jwks: keys, problems: [] }
   const file = resolve(baseDir, keys)
   try {
     return { jwks: JSON.parse(await readFile(file, 'utf8')), problems: [] }
   } catch (error) {
-    return { jwks: undefined, problems: [`keys: cannot read a JWKS from ${file} (${(error as Error).message})`] }
+    return { jwks: undefined, problems: [`${at}: cannot read a JWKS from ${file} (${(error as Error).message})`] }
   }
+}
+
+/** The signing keys a `keys` setting names, or its problems (each with the setting's path). */
+async function loadKeys (keys: RawKeys, baseDir: string, at: string): Promise<{ keys: SigningKey[], problems: string[] }> {
+  const { jwks, problems } = await readKeys(keys, baseDir, at)
+  if (problems.length > 0) return { keys: [], problems }
+  return loadSigningKeys(jwks, at)
+}
+
+/** Problems with an issuer of `issuers` that the schema cannot see: `{tenant}` as one whole path segment, at most once. */
+function issuerProblems (issuer: string, at: string): string[] {
+  const count = issuer.split(TENANT_PLACEHOLDER).length - 1
+  const segments = issuer.replace(/^https?:\/\/[^/]*/, '').split('/')
+  const otherBraces = /[{}]/.test(issuer.replaceAll(TENANT_PLACEHOLDER, ''))
+  if (!otherBraces && (count === 0 || (count === 1 && segments.includes(TENANT_PLACEHOLDER)))) return []
+  return [`${at}: ${TENANT_PLACEHOLDER} is the only placeholder, and stands once for a whole path segment (https://host/realms/${TENANT_PLACEHOLDER})`]
 }
 
 /**
@@ -165,51 +209,82 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
   const warnings: string[] = []
   let keys: SigningKey[] = []
   if (raw.keys !== undefined) {
-    const { jwks, problems: readProblems } = await readKeys(raw.keys, baseDir)
-    problems.push(...readProblems)
-    if (readProblems.length === 0) {
-      const loaded = await loadSigningKeys(jwks, 'keys')
-      problems.push(...loaded.problems)
-      keys = loaded.keys
-    }
+    const loaded = await loadKeys(raw.keys, baseDir, 'keys')
+    problems.push(...loaded.problems)
+    keys = loaded.keys
+  }
+  const sharedKeyProblems = problems.length
+  if (raw.issuer !== undefined && raw.issuers !== undefined) problems.push('issuer, issuers: give one of them (issuer is the one-issuer shorthand of issuers)')
+  for (const name of ['discovery_path', 'authorization_endpoint'] as const) {
+    if (raw.issuers !== undefined && raw.upstream[name] !== undefined) problems.push(`upstream.${name}: is per issuer when issuers is set (issuers[n].${name})`)
   }
 
-  // Client problems do not hide key problems: which algorithms lack a key is checked whenever the keys loaded.
-  const keyProblems = problems.length
-  const clients = new Map<string, ClientConfig>()
   const remoteKeys = {
     timeoutMs: raw.client_jwks_uri.timeout_ms,
     maxBytes: raw.client_jwks_uri.max_bytes,
     cacheMs: raw.client_jwks_uri.cache_seconds * 1000,
     minRefetchMs: raw.client_jwks_uri.min_refetch_seconds * 1000,
   }
-  const neededAlgs = new Set<AsymmetricAlg>([raw.default_signed_response_alg])
-  for (const [clientId, client] of Object.entries(raw.clients)) {
-    const alg = client.authorization_signed_response_alg ?? raw.default_signed_response_alg
-    if ((SYMMETRIC_ALGS as readonly string[]).includes(alg)) {
-      if (client.client_secret === undefined) problems.push(`clients.${clientId}.client_secret: is required for authorization_signed_response_alg ${alg}`)
-    } else {
-      neededAlgs.add(alg as AsymmetricAlg)
+  const buildClients = (entries: Record<string, RawClient>, at: string): Map<string, ClientConfig> => {
+    const built = new Map<string, ClientConfig>()
+    for (const [clientId, client] of Object.entries(entries)) {
+      const alg = client.authorization_signed_response_alg ?? raw.default_signed_response_alg
+      if ((SYMMETRIC_ALGS as readonly string[]).includes(alg) && client.client_secret === undefined) problems.push(`${at}.${clientId}.client_secret: is required for authorization_signed_response_alg ${alg}`)
+      const secretProblem = clientSecretProblem(clientId, client.client_secret, alg, client.authorization_encrypted_response_alg, at)
+      if (secretProblem !== undefined) problems.push(secretProblem)
+      const { encryption, problems: encryptionProblems } = clientEncryption(clientId, client, remoteKeys, at)
+      problems.push(...encryptionProblems)
+      built.set(clientId, Object.freeze({ authorizationSignedResponseAlg: alg, clientSecret: client.client_secret, redirectUris: Object.freeze([...(client.redirect_uris ?? [])]), encryption }))
     }
-    const secretProblem = clientSecretProblem(clientId, client.client_secret, alg, client.authorization_encrypted_response_alg)
-    if (secretProblem !== undefined) problems.push(secretProblem)
-    const { encryption, problems: encryptionProblems } = clientEncryption(clientId, client, remoteKeys)
-    problems.push(...encryptionProblems)
-    clients.set(clientId, Object.freeze({ authorizationSignedResponseAlg: alg, clientSecret: client.client_secret, redirectUris: Object.freeze([...(client.redirect_uris ?? [])]), encryption }))
+    return built
+  }
+  const clients = buildClients(raw.clients, 'clients')
+
+  /** Each key ring with the clients it must sign for, by their config paths: the shared ring first. */
+  interface RingPlan { keys: SigningKey[] | undefined, at: string, users: Array<[string, ClientConfig]>, keyProblems: number }
+  const shared: RingPlan = { keys: raw.keys === undefined ? undefined : keys, at: 'keys', users: [...clients].map(([id, c]) => [`clients.${id}`, c]), keyProblems: sharedKeyProblems }
+  const plans: RingPlan[] = [shared]
+  const entries: Array<{ raw: RawIssuer, clients: ReadonlyMap<string, ClientConfig>, plan: RingPlan }> = []
+  for (const [index, entry] of (raw.issuers ?? []).entries()) {
+    const at = `issuers[${index}]`
+    problems.push(...issuerProblems(entry.issuer, `${at}.issuer`))
+    const own = buildClients(entry.clients ?? {}, `${at}.clients`)
+    let plan = shared
+    if (entry.keys !== undefined) {
+      const before = problems.length
+      const loaded = await loadKeys(entry.keys, baseDir, `${at}.keys`)
+      problems.push(...loaded.problems)
+      plan = { keys: loaded.keys, at: `${at}.keys`, users: [...clients].map(([id, c]) => [`clients.${id}`, c]), keyProblems: problems.length - before }
+      plans.push(plan)
+    }
+    plan.users.push(...[...own].map(([id, c]): [string, ClientConfig] => [`${at}.clients.${id}`, c]))
+    entries.push({ raw: entry, clients: new Map([...clients, ...own]), plan })
   }
 
-  if (raw.keys === undefined) {
-    for (const alg of neededAlgs) keys.push(await generateSigningKey(alg))
-    warnings.push(`no "keys" configured: signing with ephemeral keys (${[...neededAlgs].join(', ')}) made at start-up; they change at every restart and differ between replicas, so responses cannot be verified after a restart. Configure "keys" for anything but a demo.`)
-  } else if (keyProblems === 0) {
-    const ring = new KeyRing(keys)
-    for (const alg of neededAlgs) {
-      if (ring.keyFor(alg) !== undefined) continue
-      const users = [...clients].filter(([, c]) => c.authorizationSignedResponseAlg === alg).map(([id]) => `clients.${id}`)
-      if (alg === raw.default_signed_response_alg) users.push('default_signed_response_alg')
-      problems.push(`${users.join(', ')}: no key in "keys" can sign ${alg}; add a key with "alg": "${alg}"`)
+  const rings = new Map<RingPlan, KeyRing>()
+  for (const plan of plans) {
+    const neededAlgs = new Set<AsymmetricAlg>([raw.default_signed_response_alg])
+    for (const [, client] of plan.users) if (!(SYMMETRIC_ALGS as readonly string[]).includes(client.authorizationSignedResponseAlg)) neededAlgs.add(client.authorizationSignedResponseAlg as AsymmetricAlg)
+    if (plan.keys === undefined && plan === shared && entries.length > 0 && entries.every((entry) => entry.plan !== shared)) {
+      // Every issuer has keys of its own: nothing signs with shared ones.
+      plan.keys = []
+    } else if (plan.keys === undefined) {
+      plan.keys = []
+      for (const alg of neededAlgs) plan.keys.push(await generateSigningKey(alg))
+      warnings.push(`no "keys" configured: signing with ephemeral keys (${[...neededAlgs].join(', ')}) made at start-up; they change at every restart and differ between replicas, so responses cannot be verified after a restart. Configure "keys" for anything but a demo.`)
+    } else if (plan.keyProblems === 0) {
+      // Client problems do not hide key problems: which algorithms lack a key is checked whenever the keys loaded.
+      const ring = new KeyRing(plan.keys)
+      for (const alg of neededAlgs) {
+        if (ring.keyFor(alg) !== undefined) continue
+        const users = plan.users.filter(([, c]) => c.authorizationSignedResponseAlg === alg).map(([path]) => path)
+        if (alg === raw.default_signed_response_alg) users.push('default_signed_response_alg')
+        problems.push(`${users.join(', ')}: no key in "${plan.at}" can sign ${alg}; add a key with "alg": "${alg}"`)
+      }
     }
+    rings.set(plan, new KeyRing(plan.keys))
   }
+  const keyRing = rings.get(shared)!
 
   let secrets = raw.state.secrets
   const ephemeralSecret = secrets === undefined
@@ -236,7 +311,18 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
       tls: upstreamTls,
     }),
     issuer: raw.issuer,
-    keyRing: new KeyRing(keys),
+    issuers: Object.freeze(raw.issuers === undefined
+      ? [Object.freeze({ issuer: raw.issuer, template: false, discoveryPath: raw.upstream.discovery_path, authorizationEndpoint: raw.upstream.authorization_endpoint, keyRing, clients })]
+      : entries.map(({ raw: entry, clients: merged, plan }) => Object.freeze({
+        issuer: entry.issuer,
+        template: entry.issuer.includes(TENANT_PLACEHOLDER),
+        discoveryPath: entry.discovery_path,
+        authorizationEndpoint: entry.authorization_endpoint,
+        keyRing: rings.get(plan)!,
+        clients: merged,
+      }))),
+    routesByPath: raw.issuers !== undefined,
+    keyRing,
     clients,
     defaultSignedResponseAlg: raw.default_signed_response_alg,
     unlistedClients: raw.unlisted_clients,
@@ -249,6 +335,7 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
       authorizationRequestBytes: raw.limits.authorization_request_bytes,
       capturedPageBytes: raw.limits.captured_page_bytes,
       metadataBytes: raw.limits.metadata_bytes,
+      tenants: raw.limits.tenants,
     }),
     trustForwardedHeaders: raw.trust_forwarded_headers,
     observability: Object.freeze({
@@ -285,8 +372,8 @@ export async function loadConfigFile (file: string, env: NodeJS.ProcessEnv = pro
   return buildConfig(overridden.config, dirname(resolve(file)))
 }
 
-/** The algorithms the gateway can sign with under this configuration (published in discovery). */
-export function signingAlgorithms (config: GatewayConfig): Array<AsymmetricAlg | SymmetricAlg> {
-  const withSecret = [...config.clients.values()].some((client) => client.clientSecret !== undefined)
-  return [...config.keyRing.algorithms, ...(withSecret ? SYMMETRIC_ALGS : [])]
+/** The algorithms the gateway can sign with for an issuer (published in its discovery). */
+export function signingAlgorithms (issuer: Pick<IssuerConfig, 'keyRing' | 'clients'>): Array<AsymmetricAlg | SymmetricAlg> {
+  const withSecret = [...issuer.clients.values()].some((client) => client.clientSecret !== undefined)
+  return [...issuer.keyRing.algorithms, ...(withSecret ? SYMMETRIC_ALGS : [])]
 }

@@ -32,6 +32,12 @@ export interface Flow {
    * bound to one by a cookie (src/flow-state/browser-binding.ts; SECURITY.md).
    */
   readonly pushed?: boolean | undefined
+  /**
+   * The issuer whose endpoint started the flow: its answer is captured only on that issuer's paths
+   * and its `iss` is that issuer. Absent in flows sealed before the gateway fronted several issuers
+   * (and in the one-issuer shorthand, where there is only one): they belong to the default issuer.
+   */
+  readonly issuer?: string | undefined
 }
 
 interface SealedPayload {
@@ -42,6 +48,8 @@ interface SealedPayload {
   s?: string
   /** pushed: sealed at the PAR endpoint */
   p?: 1
+  /** issuer */
+  i?: string
   /** expiry, seconds since the epoch */
   x: number
 }
@@ -102,6 +110,7 @@ export class FlowStateSealer {
     }
     if (flow.state !== undefined) payload.s = flow.state
     if (flow.pushed === true) payload.p = 1
+    if (flow.issuer !== undefined) payload.i = flow.issuer
     const { id, key } = this.#keys[0]!
     const iv = nextIv()
     const cipher = createCipheriv('aes-256-gcm', key, iv)
@@ -142,6 +151,7 @@ export class FlowStateSealer {
     }
     const flow: { -readonly [K in keyof Flow]: Flow[K] } = { mode: payload.m, clientId: payload.c, redirectUri: payload.r, responseType: payload.t, state: payload.s }
     if (payload.p === 1) flow.pushed = true
+    if (payload.i !== undefined) flow.issuer = payload.i
     return flow
   }
 }

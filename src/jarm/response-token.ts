@@ -19,8 +19,11 @@ export interface ResponseTokenInput {
   readonly parameters: ParameterList
 }
 
+/** What signing needs of the configuration: one issuer's keys and clients (src/issuers/). */
+export type ResponseTokenSettings = Pick<GatewayConfig, 'keyRing' | 'clients' | 'defaultSignedResponseAlg' | 'responseTtlSeconds'>
+
 export class ResponseTokenFactory {
-  readonly #config: GatewayConfig
+  readonly #config: ResponseTokenSettings
   readonly #now: () => number
   /**
    * Signers with their encoded JWS header, made once at start-up rather than per response: one per
@@ -30,7 +33,7 @@ export class ResponseTokenFactory {
   readonly #byAlg = new Map<AsymmetricAlg, HeaderAndSigner>()
   readonly #byClient = new Map<string, HeaderAndSigner>()
 
-  constructor (config: GatewayConfig, now: () => number = Date.now) {
+  constructor (config: ResponseTokenSettings, now: () => number = Date.now) {
     this.#config = config
     this.#now = now
     for (const alg of config.keyRing.algorithms) {

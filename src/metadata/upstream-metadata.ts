@@ -52,6 +52,11 @@ export interface MetadataSource {
   readonly maxBytes: number
   /** The upstream's keep-alive agent (HTTPS with its TLS settings for an https:// upstream). */
   readonly agent?: Agent | undefined
+  /**
+   * The legacy server must publish exactly `issuer` (when the gateway fronts several issuers): a
+   * document of another issuer is not this one's, so it is refused rather than published.
+   */
+  readonly exactIssuer?: boolean | undefined
 }
 
 /** Where discovery may live for an issuer, in the order tried. */
@@ -99,6 +104,7 @@ export function readMetadata (document: Record<string, unknown>, source: Metadat
     throw new Error('the discovery document has no issuer or authorization_endpoint')
   }
   const issuer = source.issuer ?? published
+  if (source.exactIssuer === true && issuer !== published) throw new Error(`the discovery document is issuer ${published}, not ${issuer}`)
   const jwksPath = pathOf(document['jwks_uri'])
   return {
     issuer,
@@ -136,6 +142,11 @@ export class MetadataCache {
     return this.refresh().catch((cause: Error) => {
       throw new GatewayError('metadata_unavailable', 'the identity server discovery document could not be read; try again shortly', { cause })
     })
+  }
+
+  /** The metadata read so far, without fetching (undefined before the first document arrived). */
+  peek (): UpstreamMetadata | undefined {
+    return this.#current
   }
 
   refresh (): Promise<UpstreamMetadata> {

@@ -10,7 +10,7 @@ export const UPSTREAM_LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 export class GatewayMetrics {
   readonly registry = new Registry()
-  readonly #jarmResponses = new Counter({ name: 'jarm_gateway_jarm_responses_total', help: 'JARM responses delivered, by response mode, signing algorithm and outcome (success, or the OAuth error carried)', labelNames: ['mode', 'alg', 'outcome'], registers: [this.registry] })
+  readonly #jarmResponses = new Counter({ name: 'jarm_gateway_jarm_responses_total', help: 'JARM responses delivered, by issuer (a tenant template counts as one), response mode, signing algorithm and outcome (success, or the OAuth error carried)', labelNames: ['mode', 'alg', 'outcome', 'issuer'], registers: [this.registry] })
   readonly #captureFailures = new Counter({ name: 'jarm_gateway_capture_failures_total', help: "Answers of the legacy server to a JARM flow that could not be captured, by reason", labelNames: ['reason'], registers: [this.registry] })
   readonly #sealedStateFailures = new Counter({ name: 'jarm_gateway_sealed_state_failures_total', help: 'Sealed flow states that did not open, by reason (invalid: tampered or unknown secret; expired)', labelNames: ['reason'], registers: [this.registry] })
   readonly #upstreamErrors = new Counter({ name: 'jarm_gateway_upstream_errors_total', help: 'Requests to the legacy server that failed, by reason (unreachable, timeout, bad_response, tls_failed)', labelNames: ['reason'], registers: [this.registry] })
@@ -49,8 +49,9 @@ export class GatewayMetrics {
     this.#endedByClass.set(statusClass, (this.#endedByClass.get(statusClass) ?? 0) + 1)
   }
 
-  jarmResponse (mode: string, alg: string, outcome: string): void {
-    this.#jarmResponses.inc({ mode, alg, outcome })
+  /** `issuer` is a bounded label: a listed issuer, or a template for all its tenants. */
+  jarmResponse (mode: string, alg: string, outcome: string, issuer: string): void {
+    this.#jarmResponses.inc({ mode, alg, outcome, issuer })
   }
 
   upstreamResponded (seconds: number): void {

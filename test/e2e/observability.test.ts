@@ -62,10 +62,10 @@ t.test('metrics count JARM responses by mode, algorithm and outcome, upstream la
   t.match(response.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
   const text = await response.text()
   for (const mode of ['query.jwt', 'fragment.jwt', 'form_post.jwt']) {
-    t.ok(sample(text, `jarm_gateway_jarm_responses_total{mode="${mode}",alg="ES256",outcome="success"}`)! >= 1, `${mode} counted`)
+    t.ok(sample(text, `jarm_gateway_jarm_responses_total{mode="${mode}",alg="ES256",outcome="success",issuer="${stack.issuer}"}`)! >= 1, `${mode} counted`)
   }
-  t.ok(sample(text, 'jarm_gateway_jarm_responses_total{mode="query.jwt",alg="ES256",outcome="success"}')! >= 2, 'jwt resolved to query.jwt is counted as query.jwt')
-  t.equal(sample(text, 'jarm_gateway_jarm_responses_total{mode="query.jwt",alg="HS256",outcome="error"}'), 1)
+  t.ok(sample(text, `jarm_gateway_jarm_responses_total{mode="query.jwt",alg="ES256",outcome="success",issuer="${stack.issuer}"}`)! >= 2, 'jwt resolved to query.jwt is counted as query.jwt')
+  t.equal(sample(text, `jarm_gateway_jarm_responses_total{mode="query.jwt",alg="HS256",outcome="error",issuer="${stack.issuer}"}`), 1)
   t.equal(sample(text, 'jarm_gateway_sealed_state_failures_total{reason="invalid"}'), 1)
   t.ok(sample(text, 'jarm_gateway_upstream_duration_seconds_count')! > 10, 'every proxied request is timed')
   t.ok(sample(text, 'jarm_gateway_requests_total{status_class="3xx"}')! > 5)

@@ -2,20 +2,12 @@ import t from 'tap'
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildConfig, ConfigError, loadConfigFile, signingAlgorithms } from '../../src/config/load-config.js'
+import { buildConfig, loadConfigFile, signingAlgorithms } from '../../src/config/load-config.js'
 import { generatePrivateJwk } from '../../src/keys/signing-keys.js'
+import { problemsOf } from '../helpers/config-problems.js'
 
 const upstream = { url: 'http://127.0.0.1:9000' }
 
-async function problemsOf (input: unknown, dir = '.'): Promise<readonly string[]> {
-  try {
-    await buildConfig(input, dir)
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
 
 t.test('the README config example loads (keys from a file next to it)', async (t) => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')

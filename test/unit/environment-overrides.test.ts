@@ -30,7 +30,7 @@ t.test('every schema setting has one derived name, secrets are marked, maps get 
   t.equal(byName.get('JARM_GATEWAY_CLIENTS')?.kind, 'json-object')
   t.equal(byName.get('JARM_GATEWAY_DEFAULT_SIGNED_RESPONSE_ALG')?.kind, 'string', 'a $ref enum is a string')
   t.same(byName.get('JARM_GATEWAY_CLIENTS_<ID>_CLIENT_SECRET')?.path, ['clients', '*', 'client_secret'])
-  t.same(settings.filter((s) => s.secret).map((s) => s.name).sort(), ['JARM_GATEWAY_CLIENTS_<ID>_CLIENT_SECRET', 'JARM_GATEWAY_KEYS', 'JARM_GATEWAY_STATE_SECRETS'])
+  t.same(settings.filter((s) => s.secret).map((s) => s.name).sort(), ['JARM_GATEWAY_CLIENTS_<ID>_CLIENT_SECRET', 'JARM_GATEWAY_ISSUERS_<N>_CLIENTS_<ID>_CLIENT_SECRET', 'JARM_GATEWAY_ISSUERS_<N>_KEYS', 'JARM_GATEWAY_KEYS', 'JARM_GATEWAY_STATE_SECRETS'])
   t.notOk(names.includes('JARM_GATEWAY_$SCHEMA'), '$schema is not a setting')
   t.equal(envSegment('my-app.v2'), 'MY_APP_V2')
 })

@@ -13,6 +13,7 @@ t.test('every catalogue error lands in its family with a short reason, or only i
     'jarm_gateway_capture_failures_total{reason="too_large"} 1',
     'jarm_gateway_sealed_state_failures_total{reason="expired"} 1',
     'jarm_gateway_sealed_state_failures_total{reason="invalid"} 1',
+    'jarm_gateway_sealed_state_failures_total{reason="wrong_issuer"} 1',
     'jarm_gateway_upstream_errors_total{reason="bad_response"} 1',
     'jarm_gateway_upstream_errors_total{reason="timeout"} 1',
     'jarm_gateway_upstream_errors_total{reason="tls_failed"} 1',
@@ -43,7 +44,7 @@ t.test('a request the client left before its end is counted as aborted; in-fligh
 t.test('two gateways in one process keep separate registries', async (t) => {
   const a = new GatewayMetrics()
   const b = new GatewayMetrics()
-  a.jarmResponse('query.jwt', 'ES256', 'success')
-  t.match(await a.text(), /jarm_gateway_jarm_responses_total\{mode="query.jwt",alg="ES256",outcome="success"\} 1/)
+  a.jarmResponse('query.jwt', 'ES256', 'success', 'https://id.example.com/realms/{tenant}')
+  t.match(await a.text(), /jarm_gateway_jarm_responses_total\{mode="query.jwt",alg="ES256",outcome="success",issuer="https:\/\/id.example.com\/realms\/\{tenant\}"\} 1/)
   t.notMatch(await b.text(), /jarm_gateway_jarm_responses_total\{/)
 })

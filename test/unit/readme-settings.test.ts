@@ -14,7 +14,7 @@ t.test('every setting has its row with its variable, and every row is a setting'
   const settings = environmentSettings(CONFIG_SCHEMA)
   t.equal(rows.length, settings.length, 'one row per setting')
   for (const setting of settings) {
-    const path = setting.path.map((segment) => segment === '*' ? '<client_id>' : segment).join('.')
+    const path = setting.path.map((segment) => segment === '*' ? '<client_id>' : segment === '#' ? '<n>' : segment).join('.')
     const row = rows.find((cells) => cells[0] === `\`${path}\``)
     t.ok(row, `${path} has a row`)
     if (row === undefined) continue

@@ -13,6 +13,12 @@ t.test('seal then open gives the flow back, the client state byte for byte', asy
   t.not(sealer.seal(flow), sealed, 'a fresh IV every time')
 })
 
+t.test('the flow carries its issuer; one sealed without (as before issuers) opens without', async (t) => {
+  const sealer = new FlowStateSealer([SECRET], 600)
+  t.same(sealer.open(sealer.seal({ ...flow, issuer: 'https://id.example.com/realms/a' })), { ...flow, issuer: 'https://id.example.com/realms/a' })
+  t.notOk('issuer' in sealer.open(sealer.seal(flow)), 'no issuer: the default issuer\'s (src/issuers/)')
+})
+
 t.test('IVs from the pool never repeat, across refills of the pool', async (t) => {
   const sealer = new FlowStateSealer([SECRET], 600)
   const ivs = new Set<string>()
