@@ -24,7 +24,21 @@ export interface ClientConfig {
   readonly redirectUris: readonly string[]
   /** Set when the client's responses are encrypted (nested JWT). */
   readonly encryption?: ClientEncryption | undefined
+  /** RFC 9101 §10.5: the only algorithm its request objects may use. */
+  readonly requestObjectSigningAlg?: SigningAlg | undefined
+  readonly requireSignedRequestObject: boolean
+  readonly requirePushedAuthorizationRequests: boolean
+  /** How it authenticates at a PAR endpoint the gateway serves. */
+  readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod | undefined
+  /** RFC 8705 §2.1.2: the one certificate field registered for tls_client_auth, and its value. */
+  readonly tlsClientAuth?: { readonly field: TlsClientAuthField, readonly value: string } | undefined
+  /** The response modes it may use; undefined: any. */
+  readonly responseModes?: ReadonlySet<string> | undefined
 }
+
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth'
+export const TLS_CLIENT_AUTH_FIELDS = ['tls_client_auth_subject_dn', 'tls_client_auth_san_dns', 'tls_client_auth_san_uri', 'tls_client_auth_san_ip', 'tls_client_auth_san_email'] as const
+export type TlsClientAuthField = typeof TLS_CLIENT_AUTH_FIELDS[number]
 
 /** What happens to a JWT-mode request from a client that is not listed in `clients`. */
 export type UnlistedClientPolicy = 'sign' | 'refuse'
@@ -83,6 +97,12 @@ export interface GatewayConfig {
   /** Origins clients reach the gateway under, besides the issuer's (normalised: `URL.origin`). */
   readonly publicOrigins: readonly string[]
   readonly extraResponseParameters: ReadonlySet<string>
+  /** Verified request objects (RFC 9101): how they go on to the legacy server. */
+  readonly requestObjects: { readonly forward: 'parameters' | 'resigned', readonly resignedLifetimeSeconds: number, readonly clockToleranceSeconds: number }
+  /** Who serves PAR (RFC 9126), and how long the gateway's request_uris live. */
+  readonly pushedAuthorizationRequests: { readonly serve: 'auto' | 'upstream' | 'gateway', readonly ttlSeconds: number }
+  /** Where one-time use is recorded: this process, or a Redis every replica shares. */
+  readonly replayStore: { readonly url?: string | undefined, readonly commandTimeoutMs: number }
   readonly limits: { readonly authorizationRequestBytes: number, readonly capturedPageBytes: number, readonly metadataBytes: number, readonly tenants: number }
   readonly trustForwardedHeaders: boolean
   readonly observability: ObservabilityConfig
@@ -111,7 +131,15 @@ export class ConfigError extends Error {
   }
 }
 
-interface RawClient extends RawClientSecurity { authorization_signed_response_alg?: SigningAlg, redirect_uris?: string[] }
+interface RawClient extends RawClientSecurity, Partial<Record<TlsClientAuthField, string>> {
+  authorization_signed_response_alg?: SigningAlg
+  redirect_uris?: string[]
+  request_object_signing_alg?: SigningAlg
+  require_signed_request_object: boolean
+  require_pushed_authorization_requests: boolean
+  token_endpoint_auth_method?: TokenEndpointAuthMethod
+  response_modes?: string[]
+}
 type RawKeys = string | { keys: unknown[] }
 interface RawIssuer { issuer: string, discovery_path?: string, authorization_endpoint?: string, keys?: RawKeys, clients?: Record<string, RawClient> }
 interface RawConfig {
@@ -129,6 +157,9 @@ interface RawConfig {
   state: { secrets?: string[], ttl_seconds: number, bind_to_browser: boolean }
   public_origins: string[]
   extra_response_parameters: string[]
+  request_objects: { forward: 'parameters' | 'resigned', resigned_lifetime_seconds: number, clock_tolerance_seconds: number }
+  pushed_authorization_requests: { serve: 'auto' | 'upstream' | 'gateway', ttl_seconds: number }
+  replay_store: { url?: string, command_timeout_ms: number }
   limits: { authorization_request_bytes: number, captured_page_bytes: number, metadata_bytes: number, tenants: number }
   trust_forwarded_headers: boolean
   observability: { health_path: string, ready_path: string, metrics_path: string, admin_port?: number, admin_host?: string, ready_timeout_ms: number }
@@ -179,6 +210,25 @@ async function loadKeys (keys: RawKeys, baseDir: string, at: string): Promise<{ 
   return loadSigningKeys(jwks, at)
 }
 
+/**
+ * What a client's authentication at a PAR endpoint the gateway serves needs (RFC 7591 §2, RFC 8705
+ * §2.1.2): its secret, its public keys, or exactly one certificate field and client certificates
+ * asked for on the listening port.
+ */
+function clientAuthenticationProblems (client: RawClient, at: string, clientCertificates: string | undefined): string[] {
+  const fields = TLS_CLIENT_AUTH_FIELDS.filter((field) => client[field] !== undefined)
+  const problems: string[] = []
+  const method = client.token_endpoint_auth_method
+  if (method !== 'tls_client_auth' && fields.length > 0) problems.push(`${at}.${fields[0]!}: is only used with token_endpoint_auth_method tls_client_auth`)
+  if ((method === 'client_secret_basic' || method === 'client_secret_post') && client.client_secret === undefined) problems.push(`${at}.client_secret: is required for token_endpoint_auth_method ${method}`)
+  if (method === 'private_key_jwt' && client.jwks === undefined && client.jwks_uri === undefined) problems.push(`${at}.jwks: a jwks or jwks_uri with the client's public signature key is required for token_endpoint_auth_method private_key_jwt`)
+  if (method === 'tls_client_auth') {
+    if (fields.length !== 1) problems.push(`${at}.token_endpoint_auth_method: tls_client_auth needs exactly one of ${TLS_CLIENT_AUTH_FIELDS.join(', ')} (RFC 8705 §2.1.2)`)
+    if (clientCertificates === undefined || clientCertificates === 'none') problems.push(`${at}.token_endpoint_auth_method: tls_client_auth needs listen.tls with client_certificates optional or required`)
+  }
+  return problems
+}
+
 /** Problems with an issuer of `issuers` that the schema cannot see: `{tenant}` as one whole path segment, at most once. */
 function issuerProblems (issuer: string, at: string): string[] {
   const count = issuer.split(TENANT_PLACEHOLDER).length - 1
@@ -195,7 +245,7 @@ function issuerProblems (issuer: string, at: string): string[] {
 export async function buildConfig (input: unknown, baseDir: string, now: () => number = Date.now): Promise<GatewayConfig> {
   const raw = structuredClone(input) as RawConfig
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    for (const section of ['listen', 'state', 'limits', 'observability', 'client_jwks_uri'] as const) raw[section] ??= {} as never
+    for (const section of ['listen', 'state', 'limits', 'observability', 'client_jwks_uri', 'request_objects', 'pushed_authorization_requests', 'replay_store'] as const) raw[section] ??= {} as never
     raw.clients ??= {}
   }
   if (!validate(raw)) {
@@ -234,7 +284,20 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
       if (secretProblem !== undefined) problems.push(secretProblem)
       const { encryption, problems: encryptionProblems } = clientEncryption(clientId, client, remoteKeys, at)
       problems.push(...encryptionProblems)
-      built.set(clientId, Object.freeze({ authorizationSignedResponseAlg: alg, clientSecret: client.client_secret, redirectUris: Object.freeze([...(client.redirect_uris ?? [])]), encryption }))
+      problems.push(...clientAuthenticationProblems(client, `${at}.${clientId}`, raw.listen.tls?.client_certificates))
+      const tlsField = TLS_CLIENT_AUTH_FIELDS.find((field) => client[field] !== undefined)
+      built.set(clientId, Object.freeze({
+        authorizationSignedResponseAlg: alg,
+        clientSecret: client.client_secret,
+        redirectUris: Object.freeze([...(client.redirect_uris ?? [])]),
+        encryption,
+        requestObjectSigningAlg: client.request_object_signing_alg,
+        requireSignedRequestObject: client.require_signed_request_object,
+        requirePushedAuthorizationRequests: client.require_pushed_authorization_requests,
+        tokenEndpointAuthMethod: client.token_endpoint_auth_method,
+        tlsClientAuth: tlsField === undefined ? undefined : Object.freeze({ field: tlsField, value: client[tlsField]! }),
+        responseModes: client.response_modes === undefined ? undefined : new Set(client.response_modes),
+      }))
     }
     return built
   }
@@ -331,6 +394,9 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
     state: Object.freeze({ secrets: Object.freeze([...secrets]), ttlSeconds: raw.state.ttl_seconds, ephemeral: ephemeralSecret, bindToBrowser: raw.state.bind_to_browser }),
     publicOrigins: Object.freeze(raw.public_origins.map((origin) => new URL(origin).origin)),
     extraResponseParameters: new Set(raw.extra_response_parameters),
+    requestObjects: Object.freeze({ forward: raw.request_objects.forward, resignedLifetimeSeconds: raw.request_objects.resigned_lifetime_seconds, clockToleranceSeconds: raw.request_objects.clock_tolerance_seconds }),
+    pushedAuthorizationRequests: Object.freeze({ serve: raw.pushed_authorization_requests.serve, ttlSeconds: raw.pushed_authorization_requests.ttl_seconds }),
+    replayStore: Object.freeze({ url: raw.replay_store.url, commandTimeoutMs: raw.replay_store.command_timeout_ms }),
     limits: Object.freeze({
       authorizationRequestBytes: raw.limits.authorization_request_bytes,
       capturedPageBytes: raw.limits.captured_page_bytes,
