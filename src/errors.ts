@@ -45,6 +45,10 @@ export const ERRORS = {
   invalid_host: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'The Host header is not a valid host and port' },
   transfer_coding_not_implemented: { status: 501, oauthError: 'invalid_request', redirectable: false, title: 'The request uses a transfer coding the gateway does not implement' },
   metadata_unavailable: { status: 503, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The identity server metadata is not available' },
+  // RFC 9126 §2.2, §7.3: a pushed request's handle that is not the gateway's, was tampered with, belongs to another client, has expired or was used already.
+  invalid_request_uri: { status: 400, oauthError: 'invalid_request_uri', redirectable: false, title: 'The pushed request cannot be used' },
+  // RFC 6749 §5.2: client authentication at the PAR endpoint failed (a 401; with WWW-Authenticate when Basic was tried).
+  invalid_client: { status: 401, oauthError: 'invalid_client', redirectable: false, title: 'The application could not be authenticated' },
 } as const satisfies Record<string, ErrorDefinition>
 
 export type GatewayErrorCode = keyof typeof ERRORS

@@ -16,10 +16,21 @@ export interface Issued {
   readonly key: string
 }
 
+export interface IssueOptions {
+  readonly dns?: string[]
+  readonly ip?: string[]
+  readonly uri?: string[]
+  readonly email?: string[]
+  readonly days?: number
+  readonly usage?: 'server' | 'client'
+  /** The subject in openssl's `-subj` form (`/C=DE/O=Acme/CN=app`, UTF-8); `/CN=<name>` by default. */
+  readonly subject?: string
+}
+
 export interface CertificateAuthority extends Issued {
   readonly name: string
   /** A leaf certificate signed by this CA. `days` below 0 makes one that has already expired. */
-  issue (name: string, options?: { dns?: string[], ip?: string[], days?: number, usage?: 'server' | 'client' }): Issued
+  issue (name: string, options?: IssueOptions): Issued
 }
 
 export interface TestPki {
@@ -60,8 +71,9 @@ export function createTestPki (): TestPki {
           const out = files(leaf)
           const csr = `${out.certFile}.csr`
           const ext = `${out.certFile}.ext`
-          openssl(['req', '-new', ...KEY, '-keyout', out.keyFile, '-out', csr, '-subj', `/CN=${leaf}`])
-          const names = [...(options.dns ?? []).map((d) => `DNS:${d}`), ...(options.ip ?? []).map((i) => `IP:${i}`)]
+          openssl(['req', '-new', ...KEY, '-keyout', out.keyFile, '-out', csr, ...(options.subject === undefined ? ['-subj', `/CN=${leaf}`] : ['-utf8', '-subj', options.subject])])
+          const names = [...(options.dns ?? []).map((d) => `DNS:${d}`), ...(options.ip ?? []).map((i) => `IP:${i}`),
+            ...(options.uri ?? []).map((u) => `URI:${u}`), ...(options.email ?? []).map((e) => `email:${e}`)]
           writeFileSync(ext, [
             ...(names.length > 0 ? [`subjectAltName=${names.join(',')}`] : []),
             `extendedKeyUsage=${options.usage === 'client' ? 'clientAuth' : 'serverAuth'}`,
