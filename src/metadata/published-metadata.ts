@@ -18,8 +18,22 @@ export function isDiscoveryPath (path: string): boolean {
 
 export function publishDiscovery (
   document: Record<string, unknown>,
-  gateway: { issuer: string | undefined, responseModes: Iterable<string>, signingAlgs: readonly string[], encryptionAlgs?: readonly string[], encryptionEncs?: readonly string[], jwksUri?: string | undefined },
+  gateway: {
+    issuer: string | undefined
+    responseModes: Iterable<string>
+    signingAlgs: readonly string[]
+    encryptionAlgs?: readonly string[]
+    encryptionEncs?: readonly string[]
+    jwksUri?: string | undefined
+    /** RFC 9101 §10.1 request objects the gateway verifies: the algorithms it accepts, and decrypts when it has keys for it. */
+    requestObjects?: { signingAlgs: readonly string[], encryptionAlgs: readonly string[], encryptionEncs: readonly string[] } | undefined
+    /** RFC 9126 §5: the PAR endpoint the gateway serves itself. */
+    pushedAuthorizationRequestEndpoint?: string | undefined
+    /** RFC 9126 §5: every client must push (each one's require_pushed_authorization_requests). */
+    requirePushedAuthorizationRequests?: boolean | undefined
+  },
 ): Record<string, unknown> {
+  const objects = gateway.requestObjects
   const listed = Array.isArray(document['response_modes_supported']) ? document['response_modes_supported'] as unknown[] : DEFAULT_RESPONSE_MODES
   return {
     ...document,
@@ -30,6 +44,15 @@ export function publishDiscovery (
     authorization_signing_alg_values_supported: [...gateway.signingAlgs],
     ...(gateway.encryptionAlgs !== undefined ? { authorization_encryption_alg_values_supported: [...gateway.encryptionAlgs] } : {}),
     ...(gateway.encryptionEncs !== undefined ? { authorization_encryption_enc_values_supported: [...gateway.encryptionEncs] } : {}),
+    ...(objects !== undefined
+      ? {
+          request_parameter_supported: true,
+          request_object_signing_alg_values_supported: [...objects.signingAlgs],
+          ...(objects.encryptionAlgs.length > 0 ? { request_object_encryption_alg_values_supported: [...objects.encryptionAlgs], request_object_encryption_enc_values_supported: [...objects.encryptionEncs] } : {}),
+        }
+      : {}),
+    ...(gateway.pushedAuthorizationRequestEndpoint !== undefined ? { pushed_authorization_request_endpoint: gateway.pushedAuthorizationRequestEndpoint } : {}),
+    ...(gateway.requirePushedAuthorizationRequests === true ? { require_pushed_authorization_requests: true } : {}),
   }
 }
 

@@ -62,6 +62,16 @@ export interface OpenedPushedRequest {
   readonly id: string
   /** Seconds since the epoch: how long the one-time record must be kept. */
   readonly expiresAt: number
+  /** It was pushed as a verified request object. */
+  readonly signed: boolean
+}
+
+/** What a pushed request is bound to beyond its client. */
+export interface PushedRequestContext {
+  /** The issuer whose PAR endpoint took it: a client_id is unique within one issuer only. */
+  readonly issuer?: string | undefined
+  /** It was pushed as a verified request object (require_signed_request_object holds for it). */
+  readonly signed?: boolean | undefined
 }
 
 interface SealedPayload {
@@ -73,6 +83,10 @@ interface SealedPayload {
   i: string
   /** parameters */
   p: Array<[string, string]>
+  /** issuer */
+  a?: string
+  /** signed: pushed as a verified request object */
+  s?: 1
 }
 
 interface SealingKey { id: Buffer, key: Buffer }
@@ -105,7 +119,7 @@ export class PushedRequestSealer {
    * Seals what `clientId` pushed. Throws `request_body_too_large` when the request_uri would exceed
    * MAX_PUSHED_REQUEST_URI_CHARS, and a plain Error for a ttl outside 1..600 (a programming error).
    */
-  seal (clientId: string, parameters: PushedParameters, ttlSeconds: number): SealedPushedRequest {
+  seal (clientId: string, parameters: PushedParameters, ttlSeconds: number, context: PushedRequestContext = {}): SealedPushedRequest {
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_PUSHED_REQUEST_TTL_S) {
       throw new Error(`the pushed request ttl must be a whole number of seconds from 1 to ${MAX_PUSHED_REQUEST_TTL_S}, not ${ttlSeconds}`)
     }
@@ -118,6 +132,8 @@ export class PushedRequestSealer {
       i: random.subarray(IV_BYTES).toString('base64url'),
       p: parameters.map(([name, value]) => [name, value]),
     }
+    if (context.issuer !== undefined) payload.a = context.issuer
+    if (context.signed === true) payload.s = 1
     const { id, key } = this.#keys[0]!
     const cipher = createCipheriv('aes-256-gcm', key, iv)
     cipher.setAAD(Buffer.concat([AAD_MARKER, id]))
@@ -134,7 +150,7 @@ export class PushedRequestSealer {
    * changed, sealed under a secret no longer configured, pushed by another client, or expired. Says
    * nothing of one-time use (consumePushedRequest does).
    */
-  open (requestUri: string, clientId: string): OpenedPushedRequest {
+  open (requestUri: string, clientId: string, issuer?: string): OpenedPushedRequest {
     if (!requestUri.startsWith(WIRE_PREFIX)) throw unusable('the request_uri was not issued by this server')
     const encoded = requestUri.slice(WIRE_PREFIX.length)
     const raw = Buffer.from(encoded, 'base64url')
@@ -158,8 +174,9 @@ export class PushedRequestSealer {
     }
     // Authenticated: the payload is one this code sealed, its shape is not in doubt.
     if (payload.c !== clientId) throw unusable('the request_uri was pushed by another client')
+    if (payload.a !== issuer) throw unusable('the request_uri was pushed to another issuer of this server')
     if (payload.x <= Math.floor(this.#now() / 1000)) throw unusable('the request_uri has expired: push the request again')
-    return { parameters: payload.p, id: payload.i, expiresAt: payload.x }
+    return { parameters: payload.p, id: payload.i, expiresAt: payload.x, signed: payload.s === 1 }
   }
 }
 
@@ -168,8 +185,8 @@ export class PushedRequestSealer {
  * use is `invalid_request_uri` (RFC 9126 §4, §7.3). A store that cannot answer throws its own error
  * (`replay_store_unavailable`): this fails closed, the request is not served.
  */
-export async function consumePushedRequest (sealer: PushedRequestSealer, store: ReplayStore, requestUri: string, clientId: string): Promise<OpenedPushedRequest> {
-  const opened = sealer.open(requestUri, clientId)
+export async function consumePushedRequest (sealer: PushedRequestSealer, store: ReplayStore, requestUri: string, clientId: string, issuer?: string): Promise<OpenedPushedRequest> {
+  const opened = sealer.open(requestUri, clientId, issuer)
   if (await store.useOnce('request_uri', clientId, opened.id, opened.expiresAt) === 'replayed') {
     throw unusable('the request_uri was already used: push the request again')
   }

@@ -166,3 +166,14 @@ t.test('consumePushedRequest: a store that cannot answer fails closed, its error
   store.down = false
   t.same((await consumePushedRequest(sealer, store, requestUri, 'app1')).parameters, parameters, 'never recorded, so usable once the store is back')
 })
+
+t.test('a pushed request is bound to the issuer that took it, and says whether it came signed', async (t) => {
+  const sealer = new PushedRequestSealer([SECRET])
+  const atA = sealer.seal('app1', [['scope', 'openid']], 60, { issuer: 'https://id.example/realms/a', signed: true })
+  t.equal(sealer.open(atA.requestUri, 'app1', 'https://id.example/realms/a').signed, true)
+  t.throws(() => sealer.open(atA.requestUri, 'app1', 'https://id.example/realms/b'), { code: 'invalid_request_uri', message: 'the request_uri was pushed to another issuer of this server' }, 'the same client_id at another realm cannot use it')
+  t.throws(() => sealer.open(atA.requestUri, 'app1'), { code: 'invalid_request_uri' }, 'nor an issuer-less gateway')
+  const plain = sealer.seal('app1', [], 60)
+  t.equal(sealer.open(plain.requestUri, 'app1').signed, false)
+  t.throws(() => sealer.open(plain.requestUri, 'app1', 'https://id.example/realms/a'), { code: 'invalid_request_uri' })
+})
