@@ -40,6 +40,8 @@ export const ERRORS = {
   upstream_tls_failed: { status: 502, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The secure connection to the identity server failed' },
   internal_error: { status: 500, oauthError: 'server_error', redirectable: false, title: 'The gateway failed' },
   client_not_allowed: { status: 400, oauthError: 'unauthorized_client', redirectable: false, title: 'This application may not use a JWT response mode here' },
+  // A client's jwks_uri that never answered: no verdict on what it signed, so no refusal the client could act on.
+  client_keys_unavailable: { status: 502, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The application\'s keys cannot be fetched' },
   encryption_key_unavailable: { status: 502, oauthError: 'server_error', redirectable: false, title: 'The response could not be encrypted for the application' },
   invalid_request_target: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'The request target is not a path the gateway serves' },
   invalid_host: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'The Host header is not a valid host and port' },
