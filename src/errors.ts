@@ -43,6 +43,7 @@ export const ERRORS = {
   invalid_host: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'The Host header is not a valid host and port' },
   transfer_coding_not_implemented: { status: 501, oauthError: 'invalid_request', redirectable: false, title: 'The request uses a transfer coding the gateway does not implement' },
   metadata_unavailable: { status: 503, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The identity server metadata is not available' },
+  replay_store_unavailable: { status: 503, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The shared replay store cannot be reached' },
 } as const satisfies Record<string, ErrorDefinition>
 
 export type GatewayErrorCode = keyof typeof ERRORS
