@@ -51,6 +51,7 @@ export const ERRORS = {
   invalid_request_uri: { status: 400, oauthError: 'invalid_request_uri', redirectable: false, title: 'The pushed request cannot be used' },
   // RFC 6749 §5.2: client authentication at the PAR endpoint failed (a 401; with WWW-Authenticate when Basic was tried).
   invalid_client: { status: 401, oauthError: 'invalid_client', redirectable: false, title: 'The application could not be authenticated' },
+  replay_store_unavailable: { status: 503, oauthError: 'temporarily_unavailable', redirectable: false, title: 'The shared replay store cannot be reached' },
 } as const satisfies Record<string, ErrorDefinition>
 
 export type GatewayErrorCode = keyof typeof ERRORS
