@@ -14,7 +14,9 @@
  * an unverified request names. Pure apart from the verifiers it is handed.
  */
 import { GatewayError } from '../errors.js'
-import { type ParameterList } from './parameters.js'
+import { combineWithOuterParameters } from '../request-objects/combine-with-outer-parameters.js'
+import type { VerifiedRequestObject } from '../request-objects/verify-request-object.js'
+import { singleValued, type ParameterList } from './parameters.js'
 import { PUSHED_REQUEST_URI_PREFIX, unverifiedPayload } from './request-object.js'
 import { isJarmResponseMode, resolveJarmMode, responseTypeCarriesTokens, type ConcreteJarmMode } from './response-mode.js'
 
@@ -34,8 +36,8 @@ export interface ExpansionContext {
   readonly channel: 'front' | 'pushed'
   /** The client's policy; undefined for a client the configuration does not list. */
   readonly clientPolicy: (clientId: string) => ClientRequestPolicy | undefined
-  /** Verifies a request object of this client; its claims as parameters, or `invalid_request_object`. */
-  readonly verifyRequestObject: (jwt: string, clientId: string) => Promise<ParameterList>
+  /** Verifies a request object of this client, or throws `invalid_request_object`. */
+  readonly verifyRequestObject: (jwt: string, clientId: string) => Promise<VerifiedRequestObject>
   /**
    * Opens and uses up a request_uri the gateway's PAR endpoint handed out; undefined when PAR is the
    * legacy server's (its request_uris pass on as they are).
@@ -123,19 +125,24 @@ export async function expandAuthorizationRequest (parameters: ParameterList, con
   let expanded: ParameterList | undefined
   let signed = false
   let pushed = context.channel === 'pushed'
+  /** A handle of the legacy server's PAR: its parameters were checked as they were pushed through the gateway. */
+  let checkedWhenPushed = false
   if (request !== undefined) {
     const asksForJwt = unverifiedParameters(request).some(([name, value]) => name === 'response_mode' && isJarmResponseMode(value))
     if (policy?.verifiable === true || asksForJwt) {
       if (clientId === undefined) throw new GatewayError('missing_parameter', 'parameter client_id is required beside a request object (RFC 9101 §5)')
       const refusalOf = (error: GatewayError): RequestRefusal => new RequestRefusal(error, deliveryFor(unverifiedParameters(request), clientId, policy, false))
       if (policy?.verifiable !== true) throw refusalOf(new GatewayError('invalid_request_object', `client ${clientId} has no keys or client_secret configured on this gateway, so its request objects cannot be verified`))
-      let claims: ParameterList
+      let verified: VerifiedRequestObject
       try {
-        claims = await context.verifyRequestObject(request, clientId)
+        verified = await context.verifyRequestObject(request, clientId)
       } catch (error) {
         throw error instanceof GatewayError && error.code === 'invalid_request_object' ? refusalOf(error) : error
       }
-      expanded = combine(parameters, claims, clientId)
+      // RFC 9101 §6.3: only the object's parameters count, with the outer client_id; at a PAR
+      // endpoint the client's authentication stays for the server that checks it.
+      const combined = combineWithOuterParameters(singleValued(parameters), verified).parameters
+      expanded = [combined[0]!, ...parameters.filter(([name]) => CLIENT_AUTHENTICATION_PARAMETERS.has(name)), ...combined.slice(1)]
       signed = true
     }
   } else if (requestUri !== undefined && requestUri.startsWith(PUSHED_REQUEST_URI_PREFIX)) {
@@ -146,12 +153,13 @@ export async function expandAuthorizationRequest (parameters: ParameterList, con
       expanded = [['client_id', clientId], ...opened.parameters.filter(([name]) => name !== 'client_id')]
       signed = opened.signed
     } else {
-      // The legacy server's own PAR: it checked the pushed request, and the gateway rewrote it on its way.
-      signed = policy?.requireSignedRequestObject === true
+      // The legacy server's own PAR: the gateway checked the pushed request (this client's policy
+      // included) and rewrote it on its way there.
+      checkedWhenPushed = true
     }
   }
 
-  if (clientId !== undefined && policy !== undefined) {
+  if (clientId !== undefined && policy !== undefined && !checkedWhenPushed) {
     const effective = expanded ?? parameters
     const refuse = (error: GatewayError): RequestRefusal => new RequestRefusal(error, deliveryFor(effective, clientId, policy, signed && expanded !== undefined))
     if (policy.requirePushedAuthorizationRequests && !pushed) {
@@ -166,27 +174,4 @@ export async function expandAuthorizationRequest (parameters: ParameterList, con
     }
   }
   return expanded === undefined ? { kind: 'as_sent' } : { kind: 'expanded', parameters: expanded, signed }
-}
-
-/**
- * RFC 9101 §6.3: the request object's parameters, with the outer `client_id` and, in a pushed body,
- * the client's authentication; the other outer parameters are dropped. Those a FAPI client repeats
- * outside must agree with the object's.
- */
-function combine (outer: ParameterList, claims: ParameterList, clientId: string): ParameterList {
-  const inner = new Map(claims)
-  const objectClient = inner.get('client_id')
-  if (objectClient !== undefined && objectClient !== clientId) throw new GatewayError('invalid_request_object', 'the request object\'s client_id differs from the client_id sent with it')
-  for (const name of ['response_type', 'scope', 'redirect_uri']) {
-    const outside = first(outer, name)
-    const inside = inner.get(name)
-    if (outside !== undefined && inside !== undefined && outside !== inside) {
-      throw new GatewayError('invalid_request_object', `parameter ${name} outside the request object differs from the one inside it`)
-    }
-  }
-  return [
-    ['client_id', clientId],
-    ...outer.filter(([name]) => CLIENT_AUTHENTICATION_PARAMETERS.has(name)),
-    ...claims.filter(([name]) => name !== 'client_id'),
-  ]
 }

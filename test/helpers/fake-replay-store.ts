@@ -16,6 +16,7 @@ export function fakeReplayStore (): FakeReplayStore {
     calls: [],
     down: false,
     healthy: true,
+    status: 'ok',
     async useOnce (kind, clientId, id, expiresAtSeconds) {
       if (this.down) throw new Error('replay store down')
       this.calls.push([kind, clientId, id, expiresAtSeconds])

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { CompactEncrypt, CompactSign, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose'
 import { importClientJwks, fixedVerificationKeys } from '../../src/keys/client-keys.js'
-import type { ReplayKind, ReplayStore } from '../../src/replay/replay-store.js'
+import type { ReplayKind, ReplayStore, ReplayStoreStatus } from '../../src/replay/replay-store.js'
 import type { RequestObjectClient, RequestObjectPolicy } from '../../src/request-objects/verify-request-object.js'
 
 export const ISSUER = 'https://gateway.example.com'
@@ -83,6 +83,7 @@ export class FakeReplayStore implements ReplayStore {
   readonly #seen = new Set<string>()
   down: Error | undefined
   get healthy (): boolean { return this.down === undefined }
+  get status (): ReplayStoreStatus { return this.down === undefined ? 'ok' : 'unreachable' }
 
   async useOnce (kind: ReplayKind, clientId: string, id: string, expiresAtSeconds: number): Promise<'fresh' | 'replayed'> {
     if (this.down !== undefined) throw this.down
