@@ -37,6 +37,26 @@ t.test('what clients are served', async (t) => {
   const published = publishDiscovery({ issuer: 'https://legacy', response_modes_supported: ['query', 'form_post', 'jwt'] }, { issuer: 'https://public', responseModes: ['query.jwt', 'jwt'], signingAlgs: ['ES256'] })
   t.same(published, { issuer: 'https://public', response_modes_supported: ['query', 'form_post', 'jwt', 'query.jwt'], authorization_signing_alg_values_supported: ['ES256'] })
   t.same(publishDiscovery({ issuer: 'https://legacy' }, { issuer: undefined, responseModes: ['jwt'], signingAlgs: [] }).response_modes_supported, ['query', 'fragment', 'jwt'], 'RFC 8414 default when the server lists none')
+  const fapi = publishDiscovery({ issuer: 'https://legacy', pushed_authorization_request_endpoint: 'https://legacy/par' }, {
+    issuer: 'https://public', responseModes: ['jwt'], signingAlgs: ['PS256'],
+    requestObjects: { signingAlgs: ['PS256', 'ES256'], encryptionAlgs: ['RSA-OAEP-256'], encryptionEncs: ['A256GCM'] },
+    pushedAuthorizationRequestEndpoint: 'https://public/jarm-gateway/par',
+    requirePushedAuthorizationRequests: true,
+  })
+  t.match(fapi, {
+    request_parameter_supported: true,
+    request_object_signing_alg_values_supported: ['PS256', 'ES256'],
+    request_object_encryption_alg_values_supported: ['RSA-OAEP-256'],
+    request_object_encryption_enc_values_supported: ['A256GCM'],
+    pushed_authorization_request_endpoint: 'https://public/jarm-gateway/par',
+    require_pushed_authorization_requests: true,
+  }, 'JAR and PAR the gateway adds (RFC 9101 §10.1, RFC 9126 §5)')
+  const plainObjects = publishDiscovery({ issuer: 'https://legacy', pushed_authorization_request_endpoint: 'https://legacy/par' }, {
+    issuer: undefined, responseModes: [], signingAlgs: [], requestObjects: { signingAlgs: ['PS256'], encryptionAlgs: [], encryptionEncs: [] }, requirePushedAuthorizationRequests: false,
+  })
+  t.notOk('request_object_encryption_alg_values_supported' in plainObjects, 'no encryption key: no encryption algorithms')
+  t.equal(plainObjects['pushed_authorization_request_endpoint'], 'https://legacy/par', 'the legacy server\'s own PAR stays')
+  t.notOk('require_pushed_authorization_requests' in plainObjects)
   t.same(publishJwks({ keys: [{ kty: 'RSA', kid: 'a' }] }, [{ kty: 'EC', kid: 'b' }]), { document: { keys: [{ kty: 'RSA', kid: 'a' }, { kty: 'EC', kid: 'b' }] }, collisions: [] })
   t.same(publishJwks({ other: 1 }, [{ kty: 'EC', kid: 'b' }]).document, { other: 1, keys: [{ kty: 'EC', kid: 'b' }] })
   t.same(publishJwks({ keys: [{ kty: 'RSA' }, { kty: 'EC', kid: 'b' }] }, [{ kty: 'EC', kid: 'b' }]).collisions, ['b'])
