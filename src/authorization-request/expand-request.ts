@@ -141,7 +141,13 @@ export async function expandAuthorizationRequest (parameters: ParameterList, con
       }
       // RFC 9101 §6.3: only the object's parameters count, with the outer client_id; at a PAR
       // endpoint the client's authentication stays for the server that checks it.
-      const combined = combineWithOuterParameters(singleValued(parameters), verified).parameters
+      let combined: ParameterList
+      try {
+        combined = combineWithOuterParameters(singleValued(parameters), verified).parameters
+      } catch (error) {
+        // The object verified: it vouches for its own redirect_uri, so the refusal may go there.
+        throw new RequestRefusal(error as GatewayError, deliveryFor(verified.parameters, clientId, policy, true))
+      }
       expanded = [combined[0]!, ...parameters.filter(([name]) => CLIENT_AUTHENTICATION_PARAMETERS.has(name)), ...combined.slice(1)]
       signed = true
     }
