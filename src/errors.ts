@@ -28,6 +28,7 @@ export const ERRORS = {
   unexpected_body: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This request must not have a body' },
   unsupported_media_type: { status: 415, oauthError: 'invalid_request', redirectable: false, title: 'The request body must be a form' },
   flow_state_invalid: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow cannot be completed' },
+  issuer_path_misspelled: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This address spells an issuer in another case' },
   no_issuer_for_path: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'No issuer of this server answers JWT response modes at this address' },
   flow_state_wrong_issuer: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow belongs to another issuer' },
   flow_state_expired: { status: 400, oauthError: 'invalid_request', redirectable: false, title: 'This sign-in flow has expired' },

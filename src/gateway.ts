@@ -36,7 +36,7 @@ import { decodeForInspection } from './http/decode-for-inspection.js'
 import { mayRenderAsDocument } from './http/document-type.js'
 import { requestFramingError } from './http/message-framing.js'
 import { queryOf, readRequestTarget } from './http/request-target.js'
-import { IssuerRegistry, type Issuer } from './issuers/issuer-registry.js'
+import { IssuerRegistry, MISSPELLED_ISSUER_PATH, type Issuer, type Routed } from './issuers/issuer-registry.js'
 import type { KeyRing } from './keys/signing-keys.js'
 import { gatewayJwksAnswer, isDiscoveryPath, isGatewayJwksRequest, publishDiscovery, publishJwks } from './metadata/published-metadata.js'
 import type { UpstreamMetadata } from './metadata/upstream-metadata.js'
@@ -117,8 +117,8 @@ interface Trail {
 
 interface Exchange {
   readonly rt: Runtime
-  /** The issuer the request's path belongs to: every step runs on it. */
-  readonly issuer: Issuer
+  /** The issuer the request's path belongs to: every step runs on it. None on a path no issuer owns. */
+  readonly issuer: Issuer | undefined
   readonly id: string
   readonly path: string
   /**
@@ -303,9 +303,10 @@ export class Gateway {
     this.#runOn(rt, routed, id, path, trail, req, res, unknown)
   }
 
-  /** The request on its issuer, once its metadata is known; a path no issuer owns passes through untouched. */
-  #runOn (rt: Runtime, issuer: Issuer | undefined, id: string, path: string, trail: Trail, req: IncomingMessage, res: ServerResponse, unknown: (error: unknown) => void): void {
-    if (issuer === undefined) return this.#unowned(rt, id, req, res)
+  /** The request on its issuer, once its metadata is known; a path no issuer owns passes through (#unowned). */
+  #runOn (rt: Runtime, issuer: Routed, id: string, path: string, trail: Trail, req: IncomingMessage, res: ServerResponse, unknown: (error: unknown) => void): void {
+    if (issuer === MISSPELLED_ISSUER_PATH) return this.#fail(new GatewayError('issuer_path_misspelled', 'this address spells an issuer\'s path in another case, which this server may read as another issuer; use the issuer\'s own spelling'), req, res, id)
+    if (issuer === undefined) return this.#unowned(rt, id, path, trail, req, res)
     const metadata = issuer.metadata.get()
     if (!(metadata instanceof Promise)) return this.#route(this.#exchange(rt, issuer, id, path, metadata, trail, req), req, res)
     metadata.then((known) => this.#route(this.#exchange(rt, issuer, id, path, known, trail, req), req, res), unknown)
@@ -335,7 +336,7 @@ export class Gateway {
    * chooses the URLs the legacy server builds (discovery, redirects) nor the base relative ones
    * resolve against, so an unknown Host is replaced by the issuer's before the request goes on.
    */
-  #exchange (rt: Runtime, issuer: Issuer, id: string, path: string, metadata: UpstreamMetadata, trail: Trail, req: IncomingMessage): Exchange {
+  #exchange (rt: Runtime, issuer: Issuer | undefined, id: string, path: string, metadata: UpstreamMetadata, trail: Trail, req: IncomingMessage): Exchange {
     const { config } = rt
     const origins = rt.originsFor(metadata.issuer)
     const forwardedHost = config.trustForwardedHeaders ? req.headers['x-forwarded-host'] : undefined
@@ -365,30 +366,52 @@ export class Gateway {
   }
 
   /**
-   * A request on a path no issuer owns passes through untouched, unless it may ask for a JWT
-   * response mode (its query, or its form body, read bounded): that reaches no rewrite here, and the
-   * legacy server (an issuer the gateway was not told of) would answer it in plain text.
+   * A request on a path no issuer owns (with `issuers`) passes through, with two guards. It is
+   * refused when it may ask for a JWT response mode (its query, or its form body, read bounded; a
+   * form body the gateway cannot read is refused too): no rewrite happens here, and the legacy
+   * server (an issuer the gateway was not told of) would answer it in plain text. And its answer is
+   * judged like any other: one that carries a sealed flow (a login page shared by several realms
+   * redirecting, say) fails closed, since no issuer here may answer it.
    */
-  #unowned (rt: Runtime, id: string, req: IncomingMessage, res: ServerResponse): void {
+  #unowned (rt: Runtime, id: string, path: string, trail: Trail, req: IncomingMessage, res: ServerResponse): void {
     const refuse = (): void => this.#fail(new GatewayError('no_issuer_for_path', 'no issuer this gateway fronts is at this path, so it cannot answer a JWT response mode here; use the authorization endpoint of the issuer\'s discovery document'), req, res, id)
     if (mayAskForJwtMode(parseParameters(queryOf(req.url!)))) return refuse()
+    const exchange = this.#unownedExchange(rt, id, path, trail, req)
+    const answer = (upstream: IncomingMessage): void => this.#answer(upstream, req, res, exchange)
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-    if (contentType !== FORM_CONTENT_TYPE) return this.#forward(rt, req, res, id, undefined, (upstream) => this.#stream(upstream, res, id))
+    if (contentType !== FORM_CONTENT_TYPE) return this.#forward(rt, req, res, id, undefined, answer)
+    const coding = req.headers['content-encoding']
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+      return this.#fail(new GatewayError('unsupported_media_type', 'a form body on this path is read to check its response_mode, and must not be content-encoded'), req, res, id)
+    }
     readBounded(req, rt.config.limits.authorizationRequestBytes).then((read) => {
       if (!read.complete) throw new GatewayError('request_body_too_large', `a form body on this path is read to check its response_mode, and is larger than ${rt.config.limits.authorizationRequestBytes} bytes`)
       const body = Buffer.concat(read.chunks)
       if (mayAskForJwtMode(parseParameters(body.toString('utf8')))) return refuse()
-      this.#forward(rt, req, res, id, body, (upstream) => this.#stream(upstream, res, id))
+      this.#forward(rt, req, res, id, body, answer)
     }, (cause: unknown) => {
       throw new GatewayError('request_aborted', 'the request body ended early', { cause })
     }).catch((error: unknown) => this.#fail(error, req, res, id))
+  }
+
+  /**
+   * The exchange of a path no issuer owns: no issuer, so no sealed flow opens here; its public
+   * origin is that of the issuer its Host names, or else the first listed one's.
+   */
+  #unownedExchange (rt: Runtime, id: string, path: string, trail: Trail, req: IncomingMessage): Exchange {
+    const issuers = rt.config.issuers.map((entry) => entry.issuer!)
+    const named = issuers.find((issuer) => new URL(issuer).host === req.headers.host?.toLowerCase()) ?? issuers[0]!
+    const metadata: UpstreamMetadata = { issuer: named, document: {}, authorizationEndpointPath: path, jwksPath: undefined, nonFlowPaths: [], issuerMismatch: undefined }
+    const exchange = this.#exchange(rt, undefined, id, path, metadata, trail, req)
+    trail.issuer = undefined
+    return { ...exchange, onAuthorizationEndpoint: false }
   }
 
   /** Which step a request goes through, once the legacy server's endpoints are known. */
   #route (exchange: Exchange, req: IncomingMessage, res: ServerResponse): void {
     const { rt, id, path, metadata } = exchange
     // A legacy server without jwks_uri: the gateway's keys are served by the gateway itself.
-    if (isGatewayJwksRequest(req.method, path, metadata)) return this.#send(res, id, gatewayJwksAnswer(this.#publishedKeysOf(exchange.issuer)))
+    if (isGatewayJwksRequest(req.method, path, metadata)) return this.#send(res, id, gatewayJwksAnswer(this.#publishedKeysOf(exchange.issuer!)))
     // Every method: a server that routes any method to its authorization endpoint must not get a
     // JWT-mode request the gateway did not rewrite (#rewriteAuthorizationRequest refuses those).
     if (exchange.onAuthorizationEndpoint) {
@@ -446,7 +469,7 @@ export class Gateway {
    */
   async #rewriteAuthorizationRequest (req: IncomingMessage, exchange: Exchange, channel: RequestChannel): Promise<Rewrite> {
     const { config, sealer } = exchange.rt
-    const { policy } = exchange.issuer
+    const { policy } = exchange.issuer!
     const queryParameters = parseParameters(queryOf(req.url!))
     let bodyParameters: ParameterList = []
     let originalBody: Buffer | undefined
@@ -529,6 +552,7 @@ export class Gateway {
       if (verdict.kind !== 'not_a_response') return this.#settle(this.#conclude(verdict, upstream, res, exchange), req, res, exchange.id)
     }
     const { issuer } = exchange
+    if (issuer === undefined) return this.#inspectOrStream(upstream, req, res, exchange)
     if (status === 200 && isDiscoveryPath(exchange.path)) {
       return this.#settle(this.#rewriteJson(upstream, res, exchange, (document) => publishDiscovery(document, {
         issuer: issuer.issuer, responseModes: exchange.rt.config.responseModes, signingAlgs: issuer.signingAlgs, encryptionAlgs: ENCRYPTION_ALGS, encryptionEncs: ENCRYPTION_ENCS, jwksUri: exchange.metadata.gatewayJwks?.uri,
@@ -541,9 +565,16 @@ export class Gateway {
         return published.document
       }), req, res, exchange.id)
     }
-    // An empty answer (a plain redirect, say) has nothing to look into; only what a browser may
-    // render as a page can deliver a form_post response, and everything else streams from its
-    // first byte (document-type.ts).
+    this.#inspectOrStream(upstream, req, res, exchange)
+  }
+
+  /**
+   * An empty answer (a plain redirect, say) has nothing to look into; only what a browser may
+   * render as a page can deliver a form_post response, and everything else streams from its first
+   * byte (document-type.ts).
+   */
+  #inspectOrStream (upstream: IncomingMessage, req: IncomingMessage, res: ServerResponse, exchange: Exchange): void {
+    const status = upstream.statusCode!
     if (upstream.headers['content-length'] !== '0' && mayRenderAsDocument(upstream.headers['content-type']) && req.method !== 'HEAD' && status !== 204 && status !== 304) {
       return this.#settle(this.#inspectPage(upstream, res, exchange), req, res, exchange.id)
     }
@@ -560,6 +591,7 @@ export class Gateway {
   #opener (exchange: Exchange): (sealed: string) => Flow {
     return (sealed) => {
       const flow = openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current())
+      if (exchange.issuer === undefined) throw new GatewayError('flow_state_wrong_issuer', 'this sign-in was answered at an address no issuer of this gateway owns; start again from the application')
       if (!exchange.issuer.owns(flow)) throw new GatewayError('flow_state_wrong_issuer', 'this sign-in was started at another issuer of this server; start again from the application')
       return flow
     }
@@ -715,7 +747,7 @@ export class Gateway {
    */
   async #respond (res: ServerResponse, exchange: Exchange, flow: Flow, parameters: ParameterList, upstream?: IncomingMessage, setCookie?: string): Promise<void> {
     upstream?.resume()
-    const { tokens, settings, label } = exchange.issuer
+    const { tokens, settings, label } = exchange.issuer!
     const jwt = await tokens.createResponse({ issuer: exchange.metadata.issuer, clientId: flow.clientId, state: flow.state, parameters })
     const error = parameters.find(([name]) => name === 'error')?.[1]
     const encryption = settings.clients.get(flow.clientId)?.encryption

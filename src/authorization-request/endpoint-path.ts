@@ -10,6 +10,12 @@
 
 /** RFC 3986 §2.3: unreserved characters mean the same percent-encoded or not. */
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/
+/**
+ * Reserved delimiters some servers decode before routing (`%2F` as a segment break, `%3B` as a path
+ * parameter, `%5C` as a backslash): read as such, so the path is never taken for less than the
+ * endpoint it may reach. A server that does not decode them answers the rewritten request with a 404.
+ */
+const ROUTED_WHEN_DECODED = /^[/;\\]$/
 
 /**
  * Paths made of plain segments only (no percent sign, `;`, backslash, empty or dot segment): their
@@ -35,7 +41,7 @@ export function canonicalPathOfAny (path: string): string {
 export function normalisedPath (path: string): string {
   const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
     const character = String.fromCharCode(parseInt(hex, 16))
-    return UNRESERVED.test(character) ? character : escape.toUpperCase()
+    return UNRESERVED.test(character) || ROUTED_WHEN_DECODED.test(character) ? character : escape.toUpperCase()
   })
   const segments = decoded.replace(/\\/g, '/').split('/').map((segment) => segment.split(';')[0]!)
   // Dot segments resolved as a URL parser does (RFC 3986 §5.2.4), once repeated slashes are one.

@@ -308,9 +308,17 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
   const shared: RingPlan = { keys: raw.keys === undefined ? undefined : keys, at: 'keys', users: [...clients].map(([id, c]) => [`clients.${id}`, c]), keyProblems: sharedKeyProblems }
   const plans: RingPlan[] = [shared]
   const entries: Array<{ raw: RawIssuer, clients: ReadonlyMap<string, ClientConfig>, plan: RingPlan }> = []
+  // A request is routed to its issuer by its path alone, fixed segments compared without case (so no
+  // spelling walks past a rewrite): two issuers whose paths meet so (one.example and two.example, or
+  // /realms/a and /realms/A) could not be told apart, and one's flows would be sealed as the other's.
+  const pathsSeen = new Map<string, string>()
   for (const [index, entry] of (raw.issuers ?? []).entries()) {
     const at = `issuers[${index}]`
     problems.push(...issuerProblems(entry.issuer, `${at}.issuer`))
+    const routedBy = entry.issuer.replace(/^https?:\/\/[^/]*/, '').replace(/\/+$/, '').toLowerCase()
+    const before = pathsSeen.get(routedBy)
+    if (before !== undefined) problems.push(`${at}.issuer: has the path of ${before} (issuers are routed by path, compared without case): issuers told apart only by host or by case cannot share one gateway; run one gateway per host`)
+    else pathsSeen.set(routedBy, `${at}.issuer`)
     const own = buildClients(entry.clients ?? {}, `${at}.clients`)
     let plan = shared
     if (entry.keys !== undefined) {

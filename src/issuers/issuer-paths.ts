@@ -30,25 +30,32 @@ export function pathSegments (path: string): string[] {
 export interface IssuerScope {
   /** Fixed segments in lower case; undefined where the tenant stands. */
   readonly segments: ReadonlyArray<string | undefined>
+  /** The same, as the issuer spells them. */
+  readonly spelled: ReadonlyArray<string | undefined>
 }
 
 export function issuerScope (issuer: string): IssuerScope {
   // The loader made sure `{tenant}` is a whole segment; the operator's other segments are taken as
   // written, lower-cased as routing compares them.
   const path = issuer.replace(/^https?:\/\/[^/]*/, '')
-  return { segments: path.split('/').filter((segment) => segment !== '').map((segment) => segment === TENANT_PLACEHOLDER ? undefined : segment.toLowerCase()) }
+  const spelled = path.split('/').filter((segment) => segment !== '').map((segment) => segment === TENANT_PLACEHOLDER ? undefined : segment)
+  return { segments: spelled.map((segment) => segment?.toLowerCase()), spelled }
 }
 
 /**
  * Whether the path lies under the scope, and the tenant it names there (`''` for a scope without
  * one). A template's scope ends at its tenant: WSO2's `/t/{tenant}/oauth2/token` issuer owns
- * `/t/acme/oauth2/authorize` too. `length` (segments matched) ranks matches: the longer, the more specific.
+ * `/t/acme/oauth2/authorize` too. `length` (segments matched) ranks matches: the longer, the more
+ * specific. `exact`: every fixed segment as the issuer spells it; a match only without case is a
+ * path that one server reads as this issuer's and another as a different one's (Keycloak's realm
+ * names are case-sensitive), which the caller refuses rather than guess.
  */
-export function matchScope (scope: IssuerScope, segments: readonly string[]): { tenant: string, length: number } | undefined {
+export function matchScope (scope: IssuerScope, segments: readonly string[]): ScopeMatch | undefined {
   const tenantAt = scope.segments.indexOf(undefined)
   const fixed = tenantAt === -1 ? scope.segments : scope.segments.slice(0, tenantAt + 1)
   if (segments.length < fixed.length) return undefined
   let tenant = ''
+  let exact = true
   for (const [index, expected] of fixed.entries()) {
     const segment = segments[index]!
     if (expected === undefined) {
@@ -56,13 +63,21 @@ export function matchScope (scope: IssuerScope, segments: readonly string[]): { 
       tenant = segment
     } else if (segment.toLowerCase() !== expected) {
       return undefined
+    } else if (segment !== scope.spelled[index]) {
+      exact = false
     }
   }
-  return { tenant, length: fixed.length }
+  return { tenant, length: fixed.length, exact }
+}
+
+export interface ScopeMatch {
+  readonly tenant: string
+  readonly length: number
+  readonly exact: boolean
 }
 
 /** Whether the path is one of the RFC 8414 discovery forms of an issuer (`/.well-known/openid-configuration/realms/a`). */
-export function matchWellKnownScope (scope: IssuerScope, segments: readonly string[]): { tenant: string, length: number } | undefined {
+export function matchWellKnownScope (scope: IssuerScope, segments: readonly string[]): ScopeMatch | undefined {
   for (const wellKnown of WELL_KNOWN_FIRST) {
     const [first, second] = wellKnown.split('/')
     if (segments[0]?.toLowerCase() !== first || segments[1]?.toLowerCase() !== second) continue

@@ -10,7 +10,7 @@
  */
 import type { Agent } from 'node:http'
 import type { AuthorizationRequestPolicy } from '../authorization-request/plan-authorization-request.js'
-import { matchesEndpointPath } from '../authorization-request/endpoint-path.js'
+import { matchesEndpointPath, normalisedPath } from '../authorization-request/endpoint-path.js'
 import { signingAlgorithms, type GatewayConfig, type IssuerConfig } from '../config/load-config.js'
 import type { Flow } from '../flow-state/sealed-state.js'
 import { ResponseTokenFactory } from '../jarm/response-token.js'
@@ -39,6 +39,14 @@ export interface Issuer {
    */
   owns (flow: Flow): boolean
 }
+
+/**
+ * What a path routes to when it names an issuer's path only without case (`/REALMS/a`, or
+ * `/realms/A` beside a listed `/realms/a`): one server reads it as that issuer, another (Keycloak's
+ * realm names are case-sensitive) as a different one, so it is refused rather than guessed at.
+ */
+export const MISSPELLED_ISSUER_PATH = Symbol('misspelled issuer path')
+export type Routed = Issuer | undefined | typeof MISSPELLED_ISSUER_PATH
 
 /** The keysId of the keys every issuer without its own shares. */
 export const SHARED_KEYS = 'shared'
@@ -120,7 +128,7 @@ export class IssuerRegistry {
    * issuer's endpoints are not known yet, a request that may ask for a JWT mode waits for them
    * (`mayAskForJwt`): it could be that issuer's authorization endpoint, and must not pass unread.
    */
-  route (path: string, mayAskForJwt: boolean): Issuer | undefined | Promise<Issuer | undefined> {
+  route (path: string, mayAskForJwt: boolean): Routed | Promise<Routed> {
     if (!this.#config.routesByPath) return this.#listed[0]!.issuer
     const found = this.#match(path)
     if (found !== undefined || !mayAskForJwt) return found
@@ -134,22 +142,38 @@ export class IssuerRegistry {
     })
   }
 
-  #match (path: string): Issuer | undefined {
+  #match (path: string): Routed {
     const segments = pathSegments(path)
-    let best: { issuer: Issuer, length: number } | undefined
+    let best: { issuer: Issuer, length: number, exact: boolean } | undefined
     for (const { entry, issuer } of this.#listed) {
       const matched = matchScope(entry.scope, segments) ?? matchWellKnownScope(entry.scope, segments)
-      if (matched !== undefined && (best === undefined || matched.length > best.length)) best = { issuer, length: matched.length }
+      if (matched !== undefined && (best === undefined || matched.length > best.length)) best = { issuer, ...matched }
     }
-    if (best !== undefined) return best.issuer
-    for (const { issuer } of this.#listed) {
-      const known = issuer.metadata.peek()
-      const endpoints = known === undefined ? [] : [known.authorizationEndpointPath, known.pushedAuthorizationRequestPath, known.jwksPath]
-      if (endpoints.some((endpoint) => endpoint !== undefined && matchesEndpointPath(path, endpoint))) return issuer
+    if (best?.exact === true) return best.issuer
+    let misspelled = best !== undefined
+    if (!misspelled) {
+      const spelled = normalisedPath(path)
+      for (const { issuer } of this.#listed) {
+        const known = issuer.metadata.peek()
+        const endpoints = known === undefined ? [] : [known.authorizationEndpointPath, known.pushedAuthorizationRequestPath, known.jwksPath]
+        const endpoint = endpoints.find((candidate) => candidate !== undefined && matchesEndpointPath(path, candidate))
+        if (endpoint === undefined) continue
+        if (spelled.startsWith(normalisedPath(endpoint))) return issuer
+        misspelled = true
+      }
     }
+    // A listed issuer's path (or endpoint) only without case: a template that spells it exactly
+    // names a tenant (which must then publish exactly that issuer); anything else cannot be told apart.
+    if (misspelled) return this.#template(segments, true) ?? MISSPELLED_ISSUER_PATH
+    return this.#template(segments, false)
+  }
+
+  /** The tenant of the first template whose shape holds the path; with `exactOnly`, only one spelled as the template does. */
+  #template (segments: readonly string[], exactOnly: boolean): Routed {
     for (const entry of this.#templates) {
       const matched = matchScope(entry.scope, segments) ?? matchWellKnownScope(entry.scope, segments)
       if (matched === undefined) continue
+      if (!matched.exact) return exactOnly ? undefined : MISSPELLED_ISSUER_PATH
       // A listed issuer wins over a template, also on a path outside its own that the template's shape covers.
       const issuer = withTenant(entry.settings.issuer!, matched.tenant)
       return this.#listed.find((listed) => listed.issuer.issuer === issuer)?.issuer ?? this.#tenant(entry, matched.tenant)

@@ -5,7 +5,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { buildConfig } from '../../src/config/load-config.js'
 import { issuerScope, matchScope, matchWellKnownScope, pathSegments, withTenant } from '../../src/issuers/issuer-paths.js'
-import { IssuerRegistry, SHARED_KEYS } from '../../src/issuers/issuer-registry.js'
+import { IssuerRegistry, MISSPELLED_ISSUER_PATH, SHARED_KEYS, type Issuer } from '../../src/issuers/issuer-registry.js'
 import { generatePrivateJwk } from '../../src/keys/signing-keys.js'
 import { readMetadata } from '../../src/metadata/upstream-metadata.js'
 
@@ -15,19 +15,20 @@ t.test('paths are read as servers route them; a tenant is one plain segment, in 
   t.same(pathSegments('/realms/%61'), ['realms', 'a'], 'an unreserved escape is its character')
   const keycloak = issuerScope('https://id.example.com/realms/{tenant}')
   t.same(keycloak.segments, ['realms', undefined])
-  t.same(matchScope(keycloak, ['REALMS', 'Retail', 'protocol']), { tenant: 'Retail', length: 2 }, 'fixed segments without case, the tenant in its own')
+  t.same(matchScope(keycloak, ['REALMS', 'Retail', 'protocol']), { tenant: 'Retail', length: 2, exact: false }, 'fixed segments without case, the tenant in its own')
   t.equal(matchScope(keycloak, ['realms']), undefined, 'too short')
   t.equal(matchScope(keycloak, ['realm', 'x']), undefined)
   t.equal(matchScope(keycloak, ['realms', '%2F']), undefined, 'an escape that survives is no tenant')
   t.equal(matchScope(keycloak, ['realms', '..']), undefined)
   const wso2 = issuerScope('https://id.example.com/t/{tenant}/oauth2/token')
-  t.same(matchScope(wso2, ['t', 'acme', 'oauth2', 'authorize']), { tenant: 'acme', length: 2 }, "a template's scope ends at its tenant")
+  t.same(matchScope(wso2, ['t', 'acme', 'oauth2', 'authorize']), { tenant: 'acme', length: 2, exact: true }, "a template's scope ends at its tenant")
   const listed = issuerScope('https://id.example.com/Realms/Main/')
   t.same(listed.segments, ['realms', 'main'])
-  t.same(matchScope(listed, ['realms', 'main', 'x']), { tenant: '', length: 2 })
-  t.same(matchScope(issuerScope('https://id.example.com'), ['anything']), { tenant: '', length: 0 }, 'an issuer without a path owns every path')
-  t.same(matchWellKnownScope(listed, ['.well-known', 'openid-configuration', 'realms', 'main']), { tenant: '', length: 2 })
-  t.same(matchWellKnownScope(keycloak, ['.well-known', 'oauth-authorization-server', 'realms', 'b']), { tenant: 'b', length: 2 })
+  t.same(matchScope(listed, ['realms', 'main', 'x']), { tenant: '', length: 2, exact: false }, 'spelled otherwise')
+  t.same(matchScope(listed, ['Realms', 'Main', 'x']), { tenant: '', length: 2, exact: true }, 'spelled as the issuer is')
+  t.same(matchScope(issuerScope('https://id.example.com'), ['anything']), { tenant: '', length: 0, exact: true }, 'an issuer without a path owns every path')
+  t.same(matchWellKnownScope(listed, ['.well-known', 'openid-configuration', 'realms', 'main']), { tenant: '', length: 2, exact: false })
+  t.same(matchWellKnownScope(keycloak, ['.well-known', 'oauth-authorization-server', 'realms', 'b']), { tenant: 'b', length: 2, exact: true })
   t.equal(matchWellKnownScope(listed, ['.well-known', 'openid-configuration', 'realms', 'main', 'more']), undefined, 'exactly the issuer')
   t.equal(matchWellKnownScope(listed, ['.well-known', 'jwks.json']), undefined)
   t.equal(matchWellKnownScope(listed, ['realms', 'main']), undefined)
@@ -80,13 +81,22 @@ t.test('routing: listed issuers by path (most specific first), endpoints their d
   t.same(issuers.publicKeys().get(acme!.keysId), [acme!.settings.keyRing.publicJwks].flat())
 
   const beta = issuers.route('/t/beta/oauth2/authorize', false)
-  t.ok(beta !== undefined && !(beta instanceof Promise))
-  if (beta === undefined || beta instanceof Promise) return
+  t.ok(typeof beta === 'object' && !(beta instanceof Promise))
+  if (typeof beta !== 'object' || beta instanceof Promise) return
   t.equal(beta.issuer, `${ID}/t/beta/oauth2/token`, 'a tenant of the template')
   t.equal(beta.label((await beta.metadata.get())), `${ID}/t/{tenant}/oauth2/token`, 'labelled by its template')
   t.equal((await beta.metadata.get()).authorizationEndpointPath, '/t/beta/oauth2/authorize', 'discovered on first use at its own path')
   t.equal(issuers.route('/t/beta/oauth2/jwks', false), beta, 'kept')
   t.equal(acme!.label(await acme!.metadata.get()), `${ID}/t/acme/oauth2/token`)
+
+  // Paths that name an issuer only without case: one server reads them as that issuer, another as a different one.
+  t.equal(issuers.route('/T/acme/oauth2/token/x', true), MISSPELLED_ISSUER_PATH, 'a listed issuer in another case')
+  t.equal(issuers.route('/T/acme/oauth2/authorize', true), MISSPELLED_ISSUER_PATH, 'its endpoint outside its path in another case')
+  t.equal(issuers.route('/t/acme/oauth2/authorize.json', true), acme, 'its endpoint as spelled, with a format suffix')
+  const tenant = issuers.route('/t/ACME/oauth2/token/x', true)
+  t.equal((tenant as { issuer: string }).issuer, `${ID}/t/ACME/oauth2/token`, 'a tenant spelled as the template is: the tenant ACME (which must publish exactly its issuer)')
+  t.equal(issuers.route('/t/ACME/oauth2/authorize', false), tenant, 'also at the listed endpoint\'s path in another case')
+  t.equal(issuers.route('/T/beta/oauth2/authorize', true), MISSPELLED_ISSUER_PATH, "a template's fixed segment in another case")
 })
 
 t.test('tenants: a bounded table, least recently used dropped', async (t) => {
@@ -101,7 +111,7 @@ t.test('tenants: a bounded table, least recently used dropped', async (t) => {
   t.equal(issuers.tenantCount, 2, 'x2 came back as a new tenant in place of x3')
   t.same(await issuers.listedMetadata(), [], 'templates are not listed')
   const liar = issuers.route('/t/liar/oauth2/authorize', false)
-  if (liar === undefined || liar instanceof Promise) { t.fail('a tenant'); return }
+  if (typeof liar !== 'object' || liar instanceof Promise) { t.fail('a tenant'); return }
   await t.rejects(Promise.resolve(liar.metadata.get()), { code: 'metadata_unavailable' }, 'a tenant whose discovery names another issuer is unavailable')
 })
 
@@ -129,7 +139,7 @@ t.test("a listed issuer whose discovery fails: requests that may ask for a JWT m
 t.test('a flow is its own issuer\'s; one sealed without an issuer is the first listed one\'s', async (t) => {
   const issuers = await registry([{ issuer: `${ID}/realms/a` }, { issuer: `${ID}/realms/b` }, { issuer: `${ID}/realms/{tenant}` }])
   const [a, b] = issuers.listed
-  const c = issuers.route('/realms/c/x', false) as NonNullable<ReturnType<IssuerRegistry['route']>> & { owns: unknown }
+  const c = issuers.route('/realms/c/x', false) as Issuer | Promise<Issuer>
   const flow = { mode: 'query.jwt', clientId: 'app1', redirectUri: 'https://c.example/cb', responseType: 'code' } as const
   t.ok(a!.owns({ ...flow, issuer: `${ID}/realms/a` }))
   t.notOk(b!.owns({ ...flow, issuer: `${ID}/realms/a` }))
@@ -142,7 +152,7 @@ t.test('a flow is its own issuer\'s; one sealed without an issuer is the first l
   const shorthand = new IssuerRegistry(await buildConfig({ upstream: { url: upstream } }, process.cwd()), { onRefreshError: () => {}, now: Date.now })
   const only = shorthand.route('/any/path', true)
   t.equal(only, shorthand.listed[0], 'the shorthand: every path is the one issuer\'s')
-  if (only === undefined || only instanceof Promise) return
+  if (typeof only !== 'object' || only instanceof Promise) return
   t.equal(only.policy.issuer, undefined, 'its flows carry no issuer (as before)')
   t.ok(only.owns(flow))
   t.equal(only.label({ issuer: 'https://discovered' } as never), 'https://discovered')
