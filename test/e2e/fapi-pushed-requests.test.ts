@@ -258,7 +258,9 @@ t.test('the legacy server has PAR (and nothing else): serve "upstream"', async (
     const request = await oauth.issueRequestObject(as, FAPI_PAR, flow.parameters, PAR_KEY.key, { [oauth.modifyAssertion]: (_h, payload) => { payload.aud = as.pushed_authorization_request_endpoint! } })
     const response = await oauth.pushedAuthorizationRequest(as, FAPI_PAR, AUTH['fapi-par']!(), { request }, insecure)
     t.equal(response.status, 400)
-    t.equal((await response.json() as Record<string, string>)['error'], 'invalid_request_object')
+    const body = await response.json() as Record<string, string>
+    t.equal(body['error'], 'invalid_request_object')
+    t.match(body['error_description'], /aud/, 'for its aud')
     t.equal(pushedBodies.length, before)
   })
 
