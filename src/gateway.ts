@@ -20,10 +20,13 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { TLSSocket } from 'node:tls'
 import { encodeParameters, parseParameters, type ParameterList } from './authorization-request/parameters.js'
 import { matchesEndpointPath } from './authorization-request/endpoint-path.js'
 import { mayAskForJwtMode, PUSHED_REQUEST_URI_PREFIX } from './authorization-request/request-object.js'
+import { expandAuthorizationRequest, RequestRefusal, type Expansion } from './authorization-request/expand-request.js'
 import { planAuthorizationRequest, planResumedRequest, type RequestChannel } from './authorization-request/plan-authorization-request.js'
+import { expansionContext, forwardedParameters, gatewayParLocation, pushedRequestEndpoint, REQUEST_OBJECT_SIGNING_ALGS, type SignedRequestContext } from './authorization-request/signed-requests.js'
 import { captureFormPost, refreshUrl } from './capture/form-post-capture.js'
 import { captureRedirect, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
 import type { GatewayConfig } from './config/load-config.js'
@@ -46,6 +49,11 @@ import { narrowAcceptEncodingHeader } from './proxy/accept-encoding.js'
 import { prepareRequestHeaders, responseHeadersToCopy } from './proxy/forwarding-headers.js'
 import { UpstreamProxy } from './proxy/upstream-proxy.js'
 import { sameUpstreamTls } from './tls/tls-files.js'
+import { pushedRequestError, pushedRequestMethodNotAllowed } from './pushed-requests/pushed-request-response.js'
+import { PushedRequestSealer } from './pushed-requests/pushed-request-uri.js'
+import { servePushedRequest } from './pushed-requests/serve-pushed-request.js'
+import { createReplayStore } from './replay/create-replay-store.js'
+import type { ReplayStore } from './replay/replay-store.js'
 import { errorJson } from './respond/error-json.js'
 import { errorPage } from './respond/error-page.js'
 import { deliver, type Delivery } from './respond/response-delivery.js'
@@ -61,6 +69,10 @@ interface Runtime {
   readonly sealer: FlowStateSealer
   readonly proxy: UpstreamProxy
   readonly issuers: IssuerRegistry
+  /** One-time use of pushed request_uris and jtis: this process's memory, or a shared Redis. */
+  readonly replayStore: ReplayStore
+  /** Seals the requests pushed to the gateway's own PAR endpoint into their request_uri. */
+  readonly pushedSealer: PushedRequestSealer
   /** The public origins for an issuer: the configured ones and the issuer's own (worked out once per issuer). */
   readonly originsFor: (issuer: string) => PublicOrigins
 }
@@ -72,6 +84,11 @@ interface PublicOrigins {
   readonly byHost: ReadonlyMap<string, string>
   readonly issuerOrigin: string
   readonly issuerHost: string
+}
+
+/** A reload keeps the replay store (its connection and, in memory, its records) while its settings stay. */
+function sameReplayStore (before: GatewayConfig | undefined, config: GatewayConfig): boolean {
+  return before !== undefined && before.replayStore.url === config.replayStore.url && before.replayStore.commandTimeoutMs === config.replayStore.commandTimeoutMs
 }
 
 function publicOrigins (configured: readonly string[], issuer: string): PublicOrigins {
@@ -177,6 +194,8 @@ export class Gateway {
   readonly #retiredSealers: Retired<FlowStateSealer>
   /** Proxies to a previous upstream: their idle sockets close on their own; closed for good with the gateway. */
   readonly #retiredProxies: UpstreamProxy[] = []
+  /** Replay stores of replaced configurations: requests in flight may still use them; closed with the gateway. */
+  readonly #retiredReplayStores: ReplayStore[] = []
 
   constructor (config: GatewayConfig, logger: Logger, now: () => number = Date.now, metrics: GatewayMetrics = new GatewayMetrics()) {
     this.metrics = metrics
@@ -208,6 +227,8 @@ export class Gateway {
         // Discovery caches carry over only while they fetch through the same upstream connection.
         previous: sameUpstream ? previous!.issuers : undefined,
       }),
+      replayStore: sameReplayStore(before, config) ? previous!.replayStore : createReplayStore({ url: config.replayStore.url, commandTimeoutMs: config.replayStore.commandTimeoutMs, logger: this.#logger }),
+      pushedSealer: new PushedRequestSealer(config.state.secrets, this.#now),
       originsFor: memoised((issuer: string) => publicOrigins(config.publicOrigins, issuer)),
     }
   }
@@ -224,6 +245,12 @@ export class Gateway {
     this.#retiredKeys.retire(previous.issuers.publicKeys(), previous.config.responseTtlSeconds * 1000 + RETIRED_KEY_GRACE_MS)
     this.#retiredSealers.retire(previous.sealer, previous.config.state.ttlSeconds * 1000)
     if (this.#runtime.proxy !== previous.proxy) this.#retiredProxies.push(previous.proxy)
+    if (this.#runtime.replayStore !== previous.replayStore) this.#retiredReplayStores.push(previous.replayStore)
+  }
+
+  /** The one-time-use store new requests use (for the readiness check). */
+  get replayStore (): ReplayStore {
+    return this.#runtime.replayStore
   }
 
   /** The keep-alive agent to the legacy server (TLS settings included), for the readiness check. */
@@ -259,6 +286,7 @@ export class Gateway {
   close (): void {
     this.#runtime.proxy.close()
     for (const proxy of this.#retiredProxies) proxy.close()
+    for (const store of [this.#runtime.replayStore, ...this.#retiredReplayStores]) store.close().catch(() => undefined)
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -418,6 +446,13 @@ export class Gateway {
       this.#authorizationRequest(exchange, req, res).catch((error: unknown) => this.#fail(error, req, res, id))
       return
     }
+    const gatewayPar = gatewayParLocation(rt.config, metadata)
+    if (gatewayPar !== undefined && matchesEndpointPath(path, gatewayPar.path)) {
+      this.#servePushedRequest(exchange, req, res).catch((error: unknown) => {
+        this.#fail(error instanceof RequestRefusal ? error.error : error, req, res, id, (failure) => pushedRequestError(failure, metadata.issuer))
+      })
+      return
+    }
     if (metadata.pushedAuthorizationRequestPath !== undefined && matchesEndpointPath(path, metadata.pushedAuthorizationRequestPath)) {
       this.#pushedAuthorizationRequest(exchange, req, res).catch((error: unknown) => this.#fail(error, req, res, id, errorJson))
       return
@@ -440,6 +475,44 @@ export class Gateway {
     const rewrite = await this.#rewriteAuthorizationRequest(req, exchange, 'pushed')
     if ('refusal' in rewrite) throw rewrite.refusal.error
     this.#forward(exchange.rt, req, res, exchange.id, rewrite.body, (upstream) => this.#answer(upstream, req, res, exchange))
+  }
+
+  /**
+   * The PAR endpoint the gateway serves itself (src/pushed-requests/serve-pushed-request.ts): a
+   * form POST, the client authenticated, the request checked and sealed into its request_uri.
+   * Answers are JSON (RFC 9126 §2.2, §2.3); nothing reaches the legacy server.
+   */
+  async #servePushedRequest (exchange: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') return this.#send(res, exchange.id, pushedRequestMethodNotAllowed())
+    const body = await this.#readForm(req, exchange.rt.config.limits.authorizationRequestBytes, 'a pushed authorization request')
+    const socket = req.socket as TLSSocket
+    // RFC 8705 §2: only a certificate the TLS handshake verified authenticates anyone.
+    const clientCertificate = 'encrypted' in socket && socket.authorized ? socket.getPeerX509Certificate() : undefined
+    const delivery = await servePushedRequest({ authorization: req.headers.authorization, parameters: parseParameters(body.toString('utf8')), clientCertificate }, pushedRequestEndpoint(this.#signedContext(exchange)))
+    exchange.trail.jarm = { event: 'jarm.request', fields: { pushed: 'gateway' } }
+    this.#send(res, exchange.id, delivery)
+  }
+
+  /** What JAR and PAR need of this exchange's issuer (src/authorization-request/signed-requests.ts). */
+  #signedContext (exchange: Exchange): SignedRequestContext {
+    const { rt } = exchange
+    return { config: rt.config, issuer: exchange.issuer!, metadata: exchange.metadata, replayStore: rt.replayStore, pushedSealer: rt.pushedSealer, flowSealer: rt.sealer }
+  }
+
+  /**
+   * A form body read bounded: anything else (another type, a content coding) is refused, never
+   * passed on unread, since a server may read it as parameters all the same.
+   */
+  async #readForm (req: IncomingMessage, limit: number, what: string): Promise<Buffer> {
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+    if (contentType !== FORM_CONTENT_TYPE) throw new GatewayError('unsupported_media_type', `${what} must be sent as ${FORM_CONTENT_TYPE}`)
+    const coding = req.headers['content-encoding']
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') throw new GatewayError('unsupported_media_type', `${what} body must not be content-encoded`)
+    const read = await readBounded(req, limit).catch((cause: unknown) => {
+      throw new GatewayError('request_aborted', `${what} body ended early`, { cause })
+    })
+    if (!read.complete) throw new GatewayError('request_body_too_large', `${what} body is larger than ${limit} bytes`)
+    return Buffer.concat(read.chunks)
   }
 
   /** Sends the request to the legacy server, timing it to its response headers. */
@@ -510,22 +583,40 @@ export class Gateway {
       req.url = `${exchange.path}?${encodeParameters(resumed)}`
       return { body: originalBody }
     }
-    const plan = planAuthorizationRequest([...queryParameters, ...bodyParameters], policy, sealer, channel)
+    const sent = [...queryParameters, ...bodyParameters]
+    // A request object or a pushed request of the gateway's stands for other parameters, and each
+    // client's policy holds (src/authorization-request/expand-request.ts).
+    let expansion: Expansion
+    try {
+      expansion = await expandAuthorizationRequest(sent, expansionContext(this.#signedContext(exchange), channel))
+    } catch (error) {
+      if (!(error instanceof RequestRefusal)) throw error
+      if (error.delivery === undefined || channel === 'pushed') throw error.error
+      return { refusal: { flow: { ...error.delivery }, error: error.error } }
+    }
+    const expanded = expansion.kind === 'expanded' ? expansion.parameters : undefined
+    const plan = planAuthorizationRequest(expanded ?? sent, policy, sealer, channel)
+    if (plan.kind === 'refuse') return { refusal: plan }
     if (plan.kind === 'passthrough') {
+      if (expanded !== undefined) return this.#rewritten(req, exchange, forwardedParameters(this.#signedContext(exchange), expanded))
       // A browser arriving with a pushed request's handle: a flow the gateway may have sealed at the
       // PAR endpoint is in progress here (src/flow-state/browser-binding.ts, PUSHED_MARK).
-      if (channel === 'front' && config.state.bindToBrowser && [...queryParameters, ...bodyParameters].some(([name, value]) => name === 'request_uri' && value.startsWith(PUSHED_REQUEST_URI_PREFIX))) exchange.trail.pushedHere = true
+      if (channel === 'front' && config.state.bindToBrowser && sent.some(([name, value]) => name === 'request_uri' && value.startsWith(PUSHED_REQUEST_URI_PREFIX))) exchange.trail.pushedHere = true
       return { body: originalBody }
     }
-    if (plan.kind === 'refuse') return { refusal: plan }
-    exchange.trail.jarm = { event: 'jarm.request', fields: { clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode } }
+    exchange.trail.jarm = { event: 'jarm.request', fields: { clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode, ...(expansion.kind === 'expanded' ? { signed: expansion.signed } : {}) } }
     if (config.state.bindToBrowser && channel === 'front') exchange.trail.sealedHere = plan.sealedState
+    return this.#rewritten(req, exchange, expanded === undefined ? plan.parameters : forwardedParameters(this.#signedContext(exchange), plan.parameters))
+  }
+
+  /** The request goes on with these parameters: in the query of a GET or HEAD, as the form body of a POST. */
+  #rewritten (req: IncomingMessage, exchange: Exchange, parameters: ParameterList): Rewrite {
     if (req.method !== 'POST') {
-      req.url = `${exchange.path}?${encodeParameters(plan.parameters)}`
+      req.url = `${exchange.path}?${encodeParameters(parameters)}`
       return { body: undefined }
     }
     req.url = exchange.path
-    return { body: Buffer.from(encodeParameters(plan.parameters)) }
+    return { body: Buffer.from(encodeParameters(parameters)) }
   }
 
   /** A refused request whose redirect_uri the config vouches for: a JARM error, never seen by the legacy server. */
@@ -554,8 +645,15 @@ export class Gateway {
     const { issuer } = exchange
     if (issuer === undefined) return this.#inspectOrStream(upstream, req, res, exchange)
     if (status === 200 && isDiscoveryPath(exchange.path)) {
+      const { config } = exchange.rt
+      const keyRing = issuer.settings.keyRing
+      const clients = [...issuer.settings.clients.values()]
       return this.#settle(this.#rewriteJson(upstream, res, exchange, (document) => publishDiscovery(document, {
-        issuer: issuer.issuer, responseModes: exchange.rt.config.responseModes, signingAlgs: issuer.signingAlgs, encryptionAlgs: ENCRYPTION_ALGS, encryptionEncs: ENCRYPTION_ENCS, jwksUri: exchange.metadata.gatewayJwks?.uri,
+        issuer: issuer.issuer, responseModes: config.responseModes, signingAlgs: issuer.signingAlgs, encryptionAlgs: ENCRYPTION_ALGS, encryptionEncs: ENCRYPTION_ENCS, jwksUri: exchange.metadata.gatewayJwks?.uri,
+        requestObjects: { signingAlgs: REQUEST_OBJECT_SIGNING_ALGS, encryptionAlgs: keyRing.requestObjectEncryptionAlgs, encryptionEncs: keyRing.requestObjectEncryptionEncs },
+        pushedAuthorizationRequestEndpoint: gatewayParLocation(config, exchange.metadata)?.uri,
+        // RFC 9126 §5: only when no client may do without (an unlisted one could).
+        requirePushedAuthorizationRequests: config.unlistedClients === 'refuse' && clients.length > 0 && clients.every((client) => client.requirePushedAuthorizationRequests),
       })), req, res, exchange.id)
     }
     if (status === 200 && exchange.path === exchange.metadata.jwksPath) {

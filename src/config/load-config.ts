@@ -9,8 +9,10 @@ import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import type { JarmResponseMode, UpstreamResponseModePreference } from '../authorization-request/response-mode.js'
-import { generateSigningKey, KeyRing, loadSigningKeys, type SigningKey } from '../keys/signing-keys.js'
+import { generateSigningKey, KeyRing, loadSigningKeys, type DecryptionKey, type SigningKey } from '../keys/signing-keys.js'
 import { SYMMETRIC_ALGS, type AsymmetricAlg, type SigningAlg, type SymmetricAlg } from '../jarm/sign-jwt.js'
+import { fixedVerificationKeys, importClientJwks, RemoteClientKeys } from '../keys/client-keys.js'
+import type { VerificationKeySource } from '../keys/verification-keys.js'
 import { clientEncryption, clientSecretProblem, refusedAlgorithms, type ClientEncryption, type RawClientSecurity } from './client-security.js'
 import { applyEnvironmentOverrides, type ConfigSchema } from './environment-overrides.js'
 import { packageRoot } from './package-root.js'
@@ -34,6 +36,8 @@ export interface ClientConfig {
   readonly tlsClientAuth?: { readonly field: TlsClientAuthField, readonly value: string } | undefined
   /** The response modes it may use; undefined: any. */
   readonly responseModes?: ReadonlySet<string> | undefined
+  /** Its public signature keys (`jwks` or `jwks_uri`): its request objects and client assertions are verified with them. */
+  readonly verificationKeys?: VerificationKeySource | undefined
 }
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth'
@@ -204,9 +208,9 @@ async function readKeys (keys: RawKeys, baseDir: string, at: string): Promise<{ 
 }
 
 /** The signing keys a `keys` setting names, or its problems (each with the setting's path). */
-async function loadKeys (keys: RawKeys, baseDir: string, at: string): Promise<{ keys: SigningKey[], problems: string[] }> {
+async function loadKeys (keys: RawKeys, baseDir: string, at: string): Promise<{ keys: SigningKey[], decryptionKeys: DecryptionKey[], problems: string[] }> {
   const { jwks, problems } = await readKeys(keys, baseDir, at)
-  if (problems.length > 0) return { keys: [], problems }
+  if (problems.length > 0) return { keys: [], decryptionKeys: [], problems }
   return loadSigningKeys(jwks, at)
 }
 
@@ -258,10 +262,12 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
   const problems: string[] = []
   const warnings: string[] = []
   let keys: SigningKey[] = []
+  let decryptionKeys: DecryptionKey[] = []
   if (raw.keys !== undefined) {
     const loaded = await loadKeys(raw.keys, baseDir, 'keys')
     problems.push(...loaded.problems)
     keys = loaded.keys
+    decryptionKeys = loaded.decryptionKeys
   }
   const sharedKeyProblems = problems.length
   if (raw.issuer !== undefined && raw.issuers !== undefined) problems.push('issuer, issuers: give one of them (issuer is the one-issuer shorthand of issuers)')
@@ -286,6 +292,12 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
       problems.push(...encryptionProblems)
       problems.push(...clientAuthenticationProblems(client, `${at}.${clientId}`, raw.listen.tls?.client_certificates))
       const tlsField = TLS_CLIENT_AUTH_FIELDS.find((field) => client[field] !== undefined)
+      const inline = client.jwks === undefined ? undefined : importClientJwks(client.jwks, `${at}.${clientId}.jwks`)
+      // The encryption settings report the JWKS's problems when they use it; else they are reported here.
+      if (inline !== undefined && client.authorization_encrypted_response_alg === undefined) problems.push(...inline.problems)
+      const verificationKeys = client.jwks_uri !== undefined
+        ? new RemoteClientKeys(clientId, client.jwks_uri, remoteKeys)
+        : inline === undefined ? undefined : fixedVerificationKeys(inline.keys)
       built.set(clientId, Object.freeze({
         authorizationSignedResponseAlg: alg,
         clientSecret: client.client_secret,
@@ -297,6 +309,7 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
         tokenEndpointAuthMethod: client.token_endpoint_auth_method,
         tlsClientAuth: tlsField === undefined ? undefined : Object.freeze({ field: tlsField, value: client[tlsField]! }),
         responseModes: client.response_modes === undefined ? undefined : new Set(client.response_modes),
+        verificationKeys,
       }))
     }
     return built
@@ -304,8 +317,8 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
   const clients = buildClients(raw.clients, 'clients')
 
   /** Each key ring with the clients it must sign for, by their config paths: the shared ring first. */
-  interface RingPlan { keys: SigningKey[] | undefined, at: string, users: Array<[string, ClientConfig]>, keyProblems: number }
-  const shared: RingPlan = { keys: raw.keys === undefined ? undefined : keys, at: 'keys', users: [...clients].map(([id, c]) => [`clients.${id}`, c]), keyProblems: sharedKeyProblems }
+  interface RingPlan { keys: SigningKey[] | undefined, decryptionKeys: DecryptionKey[], at: string, users: Array<[string, ClientConfig]>, keyProblems: number }
+  const shared: RingPlan = { keys: raw.keys === undefined ? undefined : keys, decryptionKeys, at: 'keys', users: [...clients].map(([id, c]) => [`clients.${id}`, c]), keyProblems: sharedKeyProblems }
   const plans: RingPlan[] = [shared]
   const entries: Array<{ raw: RawIssuer, clients: ReadonlyMap<string, ClientConfig>, plan: RingPlan }> = []
   // A request is routed to its issuer by its path alone, fixed segments compared without case (so no
@@ -325,7 +338,7 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
       const before = problems.length
       const loaded = await loadKeys(entry.keys, baseDir, `${at}.keys`)
       problems.push(...loaded.problems)
-      plan = { keys: loaded.keys, at: `${at}.keys`, users: [...clients].map(([id, c]) => [`clients.${id}`, c]), keyProblems: problems.length - before }
+      plan = { keys: loaded.keys, decryptionKeys: loaded.decryptionKeys, at: `${at}.keys`, users: [...clients].map(([id, c]) => [`clients.${id}`, c]), keyProblems: problems.length - before }
       plans.push(plan)
     }
     plan.users.push(...[...own].map(([id, c]): [string, ClientConfig] => [`${at}.clients.${id}`, c]))
@@ -353,7 +366,7 @@ export async function buildConfig (input: unknown, baseDir: string, now: () => n
         problems.push(`${users.join(', ')}: no key in "${plan.at}" can sign ${alg}; add a key with "alg": "${alg}"`)
       }
     }
-    rings.set(plan, new KeyRing(plan.keys))
+    rings.set(plan, new KeyRing(plan.keys, plan.decryptionKeys))
   }
   const keyRing = rings.get(shared)!
 

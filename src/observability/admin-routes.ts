@@ -64,7 +64,10 @@ export class AdminRoutes {
       within(this.#gateway.metadata(), timeoutMs).then(() => 'ok', () => 'unavailable'),
       getFromUpstream(new URL('/', upstream.url), { timeoutMs, maxBytes: READINESS_PROBE_BYTES, agent }).then(() => 'ok', readinessFailure),
     ])
-    const checks = { draining: this.#draining ? 'draining' : 'ok', config: 'ok', keys: `ok (${keyRing.keys.length})`, metadata, upstream: reachable }
+    // A shared replay store is reported, not required: plain JARM never needs it (PAR and jti checks
+    // fail closed without it), and every replica sharing one Redis would leave the balancer at once.
+    const replayStore = this.#gateway.config.replayStore.url === undefined ? undefined : this.#gateway.replayStore.status
+    const checks = { draining: this.#draining ? 'draining' : 'ok', config: 'ok', keys: `ok (${keyRing.keys.length})`, metadata, upstream: reachable, ...(replayStore === undefined ? {} : { replay_store: replayStore }) }
     const ready = !this.#draining && metadata === 'ok' && reachable === 'ok'
     if (ready !== this.#lastReady) {
       this.#lastReady = ready

@@ -94,9 +94,9 @@ t.test("an issuer's own keys: checked for its clients, published by it alone", a
     keys: './keys/signing.jwks.json',
     clients: { app1: { authorization_signed_response_alg: 'PS256' } },
     issuers: [
-      { issuer: 'https://a.example', keys: { keys: [ed] }, clients: { app2: { authorization_signed_response_alg: 'EdDSA' } } },
-      { issuer: 'https://b.example', keys: './keys/missing.json' },
-      { issuer: 'https://c.example', keys: { keys: [{ kty: 'oct' }] } },
+      { issuer: 'https://id.example/a', keys: { keys: [ed] }, clients: { app2: { authorization_signed_response_alg: 'EdDSA' } } },
+      { issuer: 'https://id.example/b', keys: './keys/missing.json' },
+      { issuer: 'https://id.example/c', keys: { keys: [{ kty: 'oct' }] } },
     ],
   }), [
     `issuers[1].keys: cannot read a JWKS from ${join(dir, 'keys', 'missing.json')} (ENOENT: no such file or directory, open '${join(dir, 'keys', 'missing.json')}')`,
@@ -113,7 +113,7 @@ t.test("an issuer's own keys: checked for its clients, published by it alone", a
   t.same(config.warnings, [], 'every issuer has keys of its own: no ephemeral shared keys, no warning')
   t.same(config.issuers[0]!.keyRing.algorithms, ['EdDSA'])
   t.same(config.keyRing.keys, [])
-  const ephemeral = await buildConfig({ upstream, state: secrets, default_signed_response_alg: 'EdDSA', issuers: [{ issuer: 'https://a.example' }, { issuer: 'https://b.example', keys: { keys: [ed] }, clients: { x: { authorization_signed_response_alg: 'EdDSA' } } }] }, dir)
+  const ephemeral = await buildConfig({ upstream, state: secrets, default_signed_response_alg: 'EdDSA', issuers: [{ issuer: 'https://id.example/a' }, { issuer: 'https://id.example/b', keys: { keys: [ed] }, clients: { x: { authorization_signed_response_alg: 'EdDSA' } } }] }, dir)
   t.equal(ephemeral.warnings.length, 1, 'the shared keys are ephemeral')
   t.same(ephemeral.keyRing.algorithms, ['EdDSA'])
   t.not(ephemeral.keyRing, ephemeral.issuers[1]!.keyRing)
