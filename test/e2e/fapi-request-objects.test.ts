@@ -10,7 +10,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { CompactEncrypt, CompactSign, decodeJwt, exportJWK, importJWK, type CryptoKey, type JWK } from 'jose'
 import { BrowserAgent, callbackParameters } from '../helpers/browser-agent.js'
 import {
-  authorizationUrl, byValue, ES_KEY, errorPageOf, FAPI_ES, FAPI_OPEN, FAPI_PAR, FAPI_PS, FAPI_REDIRECT_URI, fapiParameters, IMPOSTOR_KEY, jarmError,
+  authorizationUrl, byValue, ecKey, ES_KEY, errorPageOf, FAPI_ES, FAPI_OPEN, FAPI_PAR, FAPI_PS, FAPI_REDIRECT_URI, fapiParameters, IMPOSTOR_KEY, jarmError,
   OPEN_KEY, PAR_KEY, PAR_PATH, PS_KEY, redeemAt, startFapiStack, type CodeFlow,
 } from '../helpers/fapi-stack.js'
 import { discover, judge, oauth } from '../helpers/judge.js'
@@ -180,7 +180,8 @@ for (const { name, because, client, make } of badObjects) {
 
 t.test('a bad object of a client whose redirect_uri nothing vouches for: an error page, no redirect', async (t) => {
   const flow = await fapiParameters('fapi-open', { redirect_uri: 'https://attacker.example.net/cb' })
-  const forged = await oauth.issueRequestObject(as, FAPI_OPEN, flow.parameters, IMPOSTOR_KEY.key)
+  // Another key under fapi-open's own kid, so the signature itself is what fails.
+  const forged = await oauth.issueRequestObject(as, FAPI_OPEN, flow.parameters, (await ecKey(OPEN_KEY.kid)).key)
   const page = errorPageOf(await send('fapi-open', forged, { redirect_uri: 'https://attacker.example.net/cb' }))
   t.equal(page.status, 400)
   t.match(page.text, /invalid_request_object/)
