@@ -146,7 +146,8 @@ export async function expandAuthorizationRequest (parameters: ParameterList, con
         combined = combineWithOuterParameters(singleValued(parameters), verified).parameters
       } catch (error) {
         // The object verified: it vouches for its own redirect_uri, so the refusal may go there.
-        throw new RequestRefusal(error as GatewayError, deliveryFor(verified.parameters, clientId, policy, true))
+        const refusal = error as GatewayError
+        throw refusal.code === 'invalid_request_object' ? new RequestRefusal(refusal, deliveryFor(verified.parameters, clientId, policy, true)) : refusal
       }
       expanded = [combined[0]!, ...parameters.filter(([name]) => CLIENT_AUTHENTICATION_PARAMETERS.has(name)), ...combined.slice(1)]
       signed = true
