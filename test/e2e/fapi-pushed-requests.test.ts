@@ -1,5 +1,5 @@
 // Pushed authorization requests (RFC 9126) for FAPI 2.0 clients, end to end with real parts:
-// - the README walk-through (docs/fapi-walkthrough.md): its JSON config loaded as written (only the
+// - the README walk-through ("FAPI 2.0 in front of a server without it"): its JSON config loaded as written (only the
 //   addresses swapped for this test's), in front of an oidc-provider with JAR, PAR and JARM off, and
 //   its client steps run with openid-client (JAR + PAR + JARM, private_key_jwt);
 // - the gateway serving PAR itself: a signed object pushed with private_key_jwt, a plain push with
@@ -42,10 +42,10 @@ async function postPar (endpoint: string, body: Record<string, string>, headers:
 const basic = (id: string, secret: string): string => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`
 
 t.test('the README walk-through: its config, its client steps with openid-client', async (t) => {
-  const markdown = readFileSync(new URL('../../docs/fapi-walkthrough.md', import.meta.url), 'utf8')
+  const markdown = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
   t.match(markdown, /^## FAPI 2\.0 in front of a server without it$/m)
   const block = /<!-- fapi-walkthrough-config -->\s*```json\n([\s\S]*?)```/.exec(markdown)?.[1]
-  if (block === undefined) throw new Error('docs/fapi-walkthrough.md has no fapi-walkthrough-config block')
+  if (block === undefined) throw new Error('the README has no fapi-walkthrough-config block')
 
   // The client's JWKS, served where the config's jwks_uri will point.
   const bankKey = await rsaKey('bank-app-2025')

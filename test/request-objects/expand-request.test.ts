@@ -85,7 +85,10 @@ t.test('which request objects are verified', async (t) => {
   t.match(noClient, { code: 'missing_parameter', message: /client_id is required beside a request object/ })
   t.match(await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['request', jwtObject], ['request_uri', 'urn:x']], context())), { code: 'invalid_parameter' }, 'request and request_uri together')
   t.match(await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['client_id', 'b']], context())), { code: 'duplicate_parameter' })
-  t.match(await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['request', jwtObject], ['scope', 'other']], context())), { code: 'invalid_request_object', message: /scope outside the request object differs/ }, 'what FAPI clients repeat outside must agree')
+  const mismatch = await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['request', jwtObject], ['scope', 'other']], context({ ...basePolicy, redirectUris: [] })))
+  t.match((mismatch as RequestRefusal).error, { code: 'invalid_request_object', message: /scope outside the request object differs/ }, 'what FAPI clients repeat outside must agree')
+  t.match((mismatch as RequestRefusal).delivery, { redirectUri: REDIRECT_URI, state: 'state-inside' }, 'the object verified: it vouches for its own redirect_uri')
+  t.match(await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['request', jwtObject], ['scope', 'a'], ['scope', 'b']], context())), { code: 'duplicate_parameter' }, 'a repeat outside is no JARM error')
 })
 
 t.test('request_uris of the gateway\'s own PAR endpoint are opened; the legacy server\'s pass on', async (t) => {
