@@ -496,7 +496,7 @@ export class Gateway {
   /** What JAR and PAR need of this exchange's issuer (src/authorization-request/signed-requests.ts). */
   #signedContext (exchange: Exchange): SignedRequestContext {
     const { rt } = exchange
-    return { config: rt.config, issuer: exchange.issuer!, metadata: exchange.metadata, replayStore: rt.replayStore, pushedSealer: rt.pushedSealer, flowSealer: rt.sealer }
+    return { config: rt.config, issuer: exchange.issuer!, metadata: exchange.metadata, replayStore: rt.replayStore, pushedSealer: rt.pushedSealer, flowSealer: rt.sealer, now: this.#now }
   }
 
   /**

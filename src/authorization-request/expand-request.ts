@@ -9,9 +9,12 @@
  * - the client's registered policy is enforced: `require_signed_request_object` (RFC 9101 §10.5),
  *   `require_pushed_authorization_requests` (RFC 9126 §6) and `response_modes`.
  *
- * A refusal says where it may be delivered as a JARM error: only to a redirect_uri something
- * vouches for (a verified request object, or the client's configured redirect_uris), never to one
- * an unverified request names. Pure apart from the verifiers it is handed.
+ * A refusal says where it may be delivered as a JARM error: only to a redirect_uri the client's
+ * configured `redirect_uris` list. A verified request object does not vouch for its own: the
+ * legacy server, which checks redirect_uris against its registrations, has not seen it yet, and a
+ * client's signature alone would let any client with keys turn the identity server's origin into
+ * an open redirector carrying a gateway signature (RFC 6749 §4.1.2.1: never redirect to an
+ * unchecked redirection URI). Pure apart from the verifiers it is handed.
  */
 import { GatewayError } from '../errors.js'
 import { combineWithOuterParameters } from '../request-objects/combine-with-outer-parameters.js'
@@ -56,7 +59,13 @@ export type Expansion =
   /** Nothing to expand: planned as sent. */
   | { readonly kind: 'as_sent' }
   /** The parameters that count instead of the ones sent. */
-  | { readonly kind: 'expanded', readonly parameters: ParameterList, readonly signed: boolean }
+  | {
+    readonly kind: 'expanded'
+    readonly parameters: ParameterList
+    readonly signed: boolean
+    /** The request object's `exp` (seconds since the epoch): what is made of it must not outlive it. */
+    readonly expiresAt?: number | undefined
+  }
 
 /** Where a refusal may go as a JARM error: the request's own (vouched for) redirect_uri and mode. */
 export interface RefusalDelivery {
@@ -85,7 +94,7 @@ const first = (parameters: ParameterList, name: string): string | undefined => p
 
 function only (parameters: ParameterList, name: string): string | undefined {
   const values = parameters.filter(([key]) => key === name)
-  if (values.length > 1) throw new GatewayError('duplicate_parameter', `parameter ${name} was sent more than once`)
+  if (values.length > 1) throw new GatewayError('duplicate_parameter', `parameter ${name} must not be sent more than once`)
   return values[0]?.[1]
 }
 
@@ -96,11 +105,11 @@ function effectiveMode (parameters: ParameterList): string {
   return responseTypeCarriesTokens(first(parameters, 'response_type') ?? 'code') ? 'fragment' : 'query'
 }
 
-/** The delivery of a refusal of these parameters, when `vouched` (or the client's redirect_uris) stands for the redirect_uri. */
-function deliveryFor (parameters: ParameterList, clientId: string, policy: ClientRequestPolicy | undefined, vouched: boolean): RefusalDelivery | undefined {
+/** The delivery of a refusal of these parameters, when the client's redirect_uris list its redirect_uri. */
+function deliveryFor (parameters: ParameterList, clientId: string, policy: ClientRequestPolicy | undefined): RefusalDelivery | undefined {
   const redirectUri = first(parameters, 'redirect_uri')
   if (redirectUri === undefined || !URL.canParse(redirectUri)) return undefined
-  if (!vouched && policy?.redirectUris.includes(redirectUri) !== true) return undefined
+  if (policy?.redirectUris.includes(redirectUri) !== true) return undefined
   const responseType = first(parameters, 'response_type') ?? 'code'
   const asked = first(parameters, 'response_mode')
   // The client asked for a JWT mode, or (a FAPI client without response_mode) lists only JWT ones: JARM §2.3.4 `jwt`.
@@ -127,11 +136,12 @@ export async function expandAuthorizationRequest (parameters: ParameterList, con
   let pushed = context.channel === 'pushed'
   /** A handle of the legacy server's PAR: its parameters were checked as they were pushed through the gateway. */
   let checkedWhenPushed = false
+  let expiresAt: number | undefined
   if (request !== undefined) {
     const asksForJwt = unverifiedParameters(request).some(([name, value]) => name === 'response_mode' && isJarmResponseMode(value))
     if (policy?.verifiable === true || asksForJwt) {
       if (clientId === undefined) throw new GatewayError('missing_parameter', 'parameter client_id is required beside a request object (RFC 9101 §5)')
-      const refusalOf = (error: GatewayError): RequestRefusal => new RequestRefusal(error, deliveryFor(unverifiedParameters(request), clientId, policy, false))
+      const refusalOf = (error: GatewayError): RequestRefusal => new RequestRefusal(error, deliveryFor(unverifiedParameters(request), clientId, policy))
       if (policy?.verifiable !== true) throw refusalOf(new GatewayError('invalid_request_object', `client ${clientId} has no keys or client_secret configured on this gateway, so its request objects cannot be verified`))
       let verified: VerifiedRequestObject
       try {
@@ -145,12 +155,16 @@ export async function expandAuthorizationRequest (parameters: ParameterList, con
       try {
         combined = combineWithOuterParameters(singleValued(parameters), verified).parameters
       } catch (error) {
-        // The object verified: it vouches for its own redirect_uri, so the refusal may go there.
+        // A JARM error to the object's redirect_uri where the configuration lists it.
         const refusal = error as GatewayError
-        throw refusal.code === 'invalid_request_object' ? new RequestRefusal(refusal, deliveryFor(verified.parameters, clientId, policy, true)) : refusal
+        throw refusal.code === 'invalid_request_object' ? new RequestRefusal(refusal, deliveryFor(verified.parameters, clientId, policy)) : refusal
       }
-      expanded = [combined[0]!, ...parameters.filter(([name]) => CLIENT_AUTHENTICATION_PARAMETERS.has(name)), ...combined.slice(1)]
+      // A PAR body's client authentication stays for the server that checks it; in a browser's
+      // request it is dropped like every other outer parameter (never forwarded, never re-signed).
+      const authentication = context.channel === 'pushed' ? parameters.filter(([name]) => CLIENT_AUTHENTICATION_PARAMETERS.has(name)) : []
+      expanded = [combined[0]!, ...authentication, ...combined.slice(1)]
       signed = true
+      expiresAt = verified.expiresAt
     }
   } else if (requestUri !== undefined && requestUri.startsWith(PUSHED_REQUEST_URI_PREFIX)) {
     pushed = true
@@ -168,7 +182,7 @@ export async function expandAuthorizationRequest (parameters: ParameterList, con
 
   if (clientId !== undefined && policy !== undefined && !checkedWhenPushed) {
     const effective = expanded ?? parameters
-    const refuse = (error: GatewayError): RequestRefusal => new RequestRefusal(error, deliveryFor(effective, clientId, policy, signed && expanded !== undefined))
+    const refuse = (error: GatewayError): RequestRefusal => new RequestRefusal(error, deliveryFor(effective, clientId, policy))
     if (policy.requirePushedAuthorizationRequests && !pushed) {
       throw refuse(new GatewayError('invalid_parameter', `client ${clientId} must push its authorization requests (require_pushed_authorization_requests): send client_id and the request_uri of its pushed authorization request`))
     }
@@ -180,5 +194,5 @@ export async function expandAuthorizationRequest (parameters: ParameterList, con
       throw refuse(new GatewayError('invalid_parameter', `response_mode ${mode} is not one of the response_modes of client ${clientId}`))
     }
   }
-  return expanded === undefined ? { kind: 'as_sent' } : { kind: 'expanded', parameters: expanded, signed }
+  return expanded === undefined ? { kind: 'as_sent' } : { kind: 'expanded', parameters: expanded, signed, ...(expiresAt === undefined ? {} : { expiresAt }) }
 }

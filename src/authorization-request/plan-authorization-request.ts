@@ -7,7 +7,6 @@ import { GatewayError } from '../errors.js'
 import { isSealedState, type Flow, type FlowStateSealer } from '../flow-state/sealed-state.js'
 import { RESPONSE_PARAMETER_NAMES } from '../capture/response-parameters.js'
 import { parseParameters, singleValued, type ParameterList } from './parameters.js'
-import { carriesRequestObject, refuseJwtModeInRequestObject, type JwtModeInRequestObject } from './request-object.js'
 import {
   chooseUpstreamMode, isJarmResponseMode, resolveJarmMode, responseTypeCarriesTokens,
   type JarmResponseMode, type PlainResponseMode, type UpstreamResponseModePreference,
@@ -70,21 +69,10 @@ export function planAuthorizationRequest (
   channel: RequestChannel = 'front',
 ): AuthorizationRequestPlan {
   const jarm = asksForJarm(parameters, policy.offeredModes)
-  // A request object by value is looked into even without a JWT mode outside it (RFC 9101).
-  if (!jarm && !carriesRequestObject(parameters)) return { kind: 'passthrough' }
-  const single = singleValued(parameters)
-  try {
-    refuseJwtModeInRequestObject(single, policy.offeredModes)
-  } catch (error) {
-    // RFC 9101 invalid_request_object, as a JARM error when the gateway vouches for the redirect_uri.
-    const target = (error as JwtModeInRequestObject).target
-    if (target !== undefined && policy.redirectUrisFor?.(target.clientId)?.includes(target.redirectUri) === true) {
-      const responseType = target.responseType ?? 'code'
-      return { kind: 'refuse', flow: { mode: resolveJarmMode(target.mode, responseType), clientId: target.clientId, redirectUri: target.redirectUri, responseType, state: target.state }, error: error as GatewayError }
-    }
-    throw error
-  }
+  // Request objects were verified and expanded before (expand-request.ts), or are of a client the
+  // gateway cannot verify and hold no JWT mode: only the outer parameters count here.
   if (!jarm) return { kind: 'passthrough' }
+  const single = singleValued(parameters)
   if (single.has('request') || single.has('request_uri')) {
     // The legacy server would read response_mode and state from the request object, which the
     // gateway cannot rewrite without breaking its signature: refuse rather than let a plain

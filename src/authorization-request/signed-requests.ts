@@ -7,7 +7,6 @@
  * themselves live in expand-request.ts, src/request-objects/ and src/pushed-requests/.
  */
 import type { ClientConfig, GatewayConfig } from '../config/load-config.js'
-import { GatewayError } from '../errors.js'
 import type { Issuer } from '../issuers/issuer-registry.js'
 import type { AsymmetricAlg } from '../jarm/sign-jwt.js'
 import type { UpstreamMetadata } from '../metadata/upstream-metadata.js'
@@ -45,6 +44,8 @@ export interface SignedRequestContext {
   readonly replayStore: ReplayStore
   readonly pushedSealer: PushedRequestSealer
   readonly flowSealer: FlowStateSealer
+  /** Milliseconds since the epoch. */
+  readonly now: () => number
 }
 
 /** Where the gateway's own PAR endpoint is for this issuer, when it serves one. */
@@ -109,9 +110,11 @@ export function forwardedParameters (context: SignedRequestContext, parameters: 
   const { config, issuer, metadata } = context
   if (config.requestObjects.forward === 'parameters') return parameters
   const clientId = parameters.find(([name]) => name === 'client_id')![1]
+  // The algorithm the client registered for its own objects, where the gateway holds a key for it;
+  // else default_signed_response_alg, which the loader made sure every key ring can sign.
   const wanted = issuer.settings.clients.get(clientId)?.requestObjectSigningAlg as AsymmetricAlg | undefined
-  const key = (wanted === undefined ? undefined : issuer.settings.keyRing.keyFor(wanted)) ?? issuer.settings.keyRing.keyFor(config.defaultSignedResponseAlg)
-  if (key === undefined) throw new GatewayError('signing_failed', `no gateway key can sign a request object for client ${clientId} (request_objects.forward resigned)`)
+  const ring = issuer.settings.keyRing
+  const key = (wanted === undefined ? undefined : ring.keyFor(wanted)) ?? ring.keyFor(config.defaultSignedResponseAlg)!
   const request = resignRequestObject(parameters, key, { audience: metadata.issuer, lifetimeSeconds: config.requestObjects.resignedLifetimeSeconds })
   const outside = parameters.filter(([name]) => name === 'client_id' || name === 'response_type' || name === 'scope')
   return [...outside, ['request', request]]
@@ -124,6 +127,7 @@ export function pushedRequestEndpoint (context: SignedRequestContext): PushedReq
   return {
     issuer: metadata.issuer,
     ttlSeconds: config.pushedAuthorizationRequests.ttlSeconds,
+    now: context.now,
     sealer: context.pushedSealer,
     authenticate: (input) => authenticateClient(input, (clientId) => credentialsOf(clients.get(clientId)), {
       issuer: metadata.issuer,

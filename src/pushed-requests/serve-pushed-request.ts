@@ -22,6 +22,8 @@ export interface PushedRequestEndpoint {
   /** The issuer the endpoint belongs to: the request_uri is bound to it. */
   readonly issuer: string | undefined
   readonly ttlSeconds: number
+  /** Milliseconds since the epoch. */
+  readonly now: () => number
   readonly sealer: PushedRequestSealer
   readonly authenticate: (input: ClientAuthenticationInput) => Promise<AuthenticatedClient>
   /** expandAuthorizationRequest on the pushed channel. */
@@ -38,13 +40,15 @@ export interface PushedRequestInput {
 }
 
 export async function servePushedRequest (input: PushedRequestInput, endpoint: PushedRequestEndpoint): Promise<Delivery> {
+  // The authentication refuses a body client_id of another client (client-authentication.ts).
   const client = await endpoint.authenticate(input)
-  const bodyClientId = client.parameters.find(([name]) => name === 'client_id')?.[1]
-  if (bodyClientId !== undefined && bodyClientId !== client.clientId) throw new GatewayError('invalid_parameter', 'parameter client_id differs from the authenticated client')
   const sent: ParameterList = [['client_id', client.clientId], ...client.parameters.filter(([name]) => name !== 'client_id' && !AUTHENTICATION_PARAMETERS.has(name))]
   const expansion = await endpoint.expand(sent)
   const parameters = expansion.kind === 'expanded' ? expansion.parameters.filter(([name]) => !AUTHENTICATION_PARAMETERS.has(name)) : sent
   endpoint.validate(parameters)
-  const sealed = endpoint.sealer.seal(client.clientId, parameters, endpoint.ttlSeconds, { issuer: endpoint.issuer, signed: expansion.kind === 'expanded' && expansion.signed })
+  // A request made of a request object lives no longer than the object (RFC 9101 §6: its exp).
+  const objectLeft = expansion.kind === 'expanded' && expansion.expiresAt !== undefined ? Math.floor(expansion.expiresAt - endpoint.now() / 1000) : Infinity
+  if (objectLeft < 1) throw new GatewayError('invalid_request_object', 'the request object expires before its pushed request could be used')
+  const sealed = endpoint.sealer.seal(client.clientId, parameters, Math.min(endpoint.ttlSeconds, objectLeft), { issuer: endpoint.issuer, signed: expansion.kind === 'expanded' && expansion.signed })
   return pushedRequestCreated(sealed)
 }

@@ -14,7 +14,7 @@
  * (fail closed), and so does a client key source that has never had the client's keys. Pure apart
  * from the key source and the replay store it is given.
  */
-import type { KeyObject } from 'node:crypto'
+import { createHash, type KeyObject } from 'node:crypto'
 import { compactDecrypt, compactVerify, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose'
 import { GatewayError } from '../errors.js'
 import type { ParameterList } from '../authorization-request/parameters.js'
@@ -237,10 +237,14 @@ export async function verifyRequestObject (jwt: string, client: RequestObjectCli
   const parameters: Array<readonly [string, string]> = []
   for (const [name, value] of Object.entries(claims)) if (!REGISTERED_CLAIMS.has(name)) parameters.push(...parametersOf(name, value))
 
-  if (jti !== undefined && policy.replayStore !== undefined) {
+  if (policy.replayStore !== undefined) {
     // Last, so an object refused for anything else does not use up its jti; store errors propagate.
-    const use = await policy.replayStore.useOnce('request_object_jti', client.clientId, jti, rememberUntil)
-    if (use === 'replayed') refuse('request object jti has been used before: a request object is used once')
+    // Without a jti the signed object itself is the one-time value: a copy read off a URL (history,
+    // logs, a Referer) cannot start the flow again while it is still valid.
+    // The signed object, not its encryption: the same JWS encrypted anew is the same request.
+    const id = typeof jti === 'string' ? jti : `sha256:${createHash('sha256').update(jws).digest('base64url')}`
+    const use = await policy.replayStore.useOnce('request_object_jti', client.clientId, id, rememberUntil)
+    if (use === 'replayed') refuse(jti === undefined ? 'request object has been used before: a request object is used once' : 'request object jti has been used before: a request object is used once')
   }
   return Object.freeze({ clientId: client.clientId, claims, parameters: Object.freeze(parameters), alg, kid, encrypted, expiresAt: claims['exp'] as number })
 }

@@ -11,6 +11,7 @@ import { DEFAULT_CLIENTS } from '../../demo/legacy-server.js'
 import { startStack, TEST_PUBLIC_JWKS } from '../helpers/stack.js'
 import { BrowserAgent, callbackParameters } from '../helpers/browser-agent.js'
 import { APP1_SECRET } from '../helpers/judge.js'
+import { abandonFormBody } from '../helpers/raw-http.js'
 
 const REDIRECT_URI = 'https://client.example.org/cb'
 const { privateKey, publicKey } = await generateKeyPair('PS256', { extractable: true })
@@ -70,6 +71,8 @@ t.test('the gateway\'s PAR endpoint: POST of a form only, JSON answers', async (
   t.match(await forged.json(), { error: 'invalid_request_object' }, 'a refusal at PAR is JSON, never a redirect, even to a vouched redirect_uri')
   const withUri = await fetch(endpoint, { method: 'POST', headers: form, body: 'request_uri=urn:x&response_type=code' })
   t.match(await withUri.json(), { error: 'invalid_request' })
+  await abandonFormBody(stack.gatewayUrl, new URL(endpoint).pathname)
+  t.ok(stack.logs.some((line) => line['code'] === 'request_aborted'), 'a push its client abandons mid-body: noted, nothing sealed')
 })
 
 t.test('refusals at the authorization endpoint: a JARM error to a vouched redirect_uri, a page otherwise', async (t) => {

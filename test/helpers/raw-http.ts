@@ -49,3 +49,17 @@ export function rawRequest (url: string, request: string | Buffer, timeoutMs = 5
     socket.on('connect', () => socket.write(request))
   })
 }
+
+/**
+ * A form POST whose client leaves in the middle of its body: the head and part of the body are
+ * sent, then the socket is destroyed. Resolves once it is gone (after `afterMs` more).
+ */
+export async function abandonFormBody (url: string, path: string, afterMs = 150): Promise<void> {
+  const { hostname, port, host } = new URL(url)
+  const socket = connect(Number(port), hostname)
+  await new Promise<void>((resolve) => socket.once('connect', resolve))
+  socket.write(`POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nresponse_type=code&`)
+  await new Promise((resolve) => setTimeout(resolve, afterMs))
+  socket.destroy()
+  await new Promise((resolve) => setTimeout(resolve, afterMs))
+}

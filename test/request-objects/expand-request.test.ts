@@ -47,10 +47,14 @@ t.test('a verified request object stands for its own parameters only, with the o
   t.same(expansion.parameters.map(([name]) => name).filter((name) => name === 'client_id'), ['client_id'], 'one client_id')
 })
 
-t.test('at a PAR endpoint the client\'s authentication stays beside the object\'s parameters', async (t) => {
+t.test('at a PAR endpoint the client\'s authentication stays beside the object\'s parameters; in a browser\'s request it is dropped', async (t) => {
   const expansion = await expandAuthorizationRequest([['client_id', CLIENT_ID], ['client_secret', 's'], ['request', await sign()]], context(basePolicy, { channel: 'pushed' }))
   if (expansion.kind !== 'expanded') throw new Error('expanded')
   t.same(expansion.parameters.slice(0, 2), [['client_id', CLIENT_ID], ['client_secret', 's']])
+  t.type(expansion.expiresAt, 'number', 'the object\'s exp')
+  const front = await expandAuthorizationRequest([['client_id', CLIENT_ID], ['client_secret', 's'], ['client_assertion', 'x'], ['request', await sign()]], context())
+  if (front.kind !== 'expanded') throw new Error('expanded')
+  t.notOk(front.parameters.some(([name]) => name === 'client_secret' || name === 'client_assertion'), 'never forwarded or re-signed from a URL')
   const refused = await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['request_uri', 'urn:x']], context(basePolicy, { channel: 'pushed' })))
   t.match(refused, { code: 'invalid_parameter', message: /must not carry request_uri/ })
 })
@@ -87,7 +91,9 @@ t.test('which request objects are verified', async (t) => {
   t.match(await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['client_id', 'b']], context())), { code: 'duplicate_parameter' })
   const mismatch = await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['request', jwtObject], ['scope', 'other']], context({ ...basePolicy, redirectUris: [] })))
   t.match((mismatch as RequestRefusal).error, { code: 'invalid_request_object', message: /scope outside the request object differs/ }, 'what FAPI clients repeat outside must agree')
-  t.match((mismatch as RequestRefusal).delivery, { redirectUri: REDIRECT_URI, state: 'state-inside' }, 'the object verified: it vouches for its own redirect_uri')
+  t.equal((mismatch as RequestRefusal).delivery, undefined, 'a verified object does not vouch for its own redirect_uri: the legacy server never checked it')
+  const listedMismatch = await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['request', await sign()], ['scope', 'other']], context({ ...basePolicy, redirectUris: [REDIRECT_URI] })))
+  t.match((listedMismatch as RequestRefusal).delivery, { redirectUri: REDIRECT_URI, state: 'state-inside' }, 'the configured redirect_uris do')
   t.match(await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['request', jwtObject], ['scope', 'a'], ['scope', 'b']], context())), { code: 'duplicate_parameter' }, 'a repeat outside is no JARM error')
 })
 
@@ -111,7 +117,9 @@ t.test('the client\'s policy: require_pushed_authorization_requests, require_sig
   t.match((notPushed as RequestRefusal).error, { code: 'invalid_parameter', message: /must push its authorization requests/ })
   t.equal((notPushed as RequestRefusal).delivery, undefined, 'an unsigned request vouches for nothing')
   const signedFront = await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['request', await sign()]], context(fapi)))
-  t.match((signedFront as RequestRefusal).delivery, { redirectUri: REDIRECT_URI, mode: 'query.jwt', state: 'state-inside' }, 'a verified object vouches for its redirect_uri: a JARM error')
+  t.equal((signedFront as RequestRefusal).delivery, undefined, 'a verified object alone vouches for nothing: a page')
+  const listedFront = await refusalOf(expandAuthorizationRequest([['client_id', CLIENT_ID], ['request', await sign()]], context({ ...fapi, redirectUris: [REDIRECT_URI] })))
+  t.match((listedFront as RequestRefusal).delivery, { redirectUri: REDIRECT_URI, mode: 'query.jwt', state: 'state-inside' }, 'a listed redirect_uri: a JARM error')
   const unsignedPush = await refusalOf(expandAuthorizationRequest(plain, context(fapi, { channel: 'pushed' })))
   t.match((unsignedPush as RequestRefusal).error, { code: 'invalid_request_object', message: /must send a signed request object/ })
   const pushedUnsigned = context(fapi, { openPushedRequest: async () => ({ parameters: plain, signed: false }) })

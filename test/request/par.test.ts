@@ -84,7 +84,7 @@ t.test('a JWT mode inside a pushed request object: invalid_request_object as JSO
   t.equal(response.status, 400)
   const body = await response.json() as Record<string, string>
   t.equal(body['error'], 'invalid_request_object')
-  t.match(body['error_description'], /response_mode query\.jwt inside a request object/)
+  t.match(body['error_description'], /its request objects cannot be verified/)
 })
 
 t.test('a plain pushed request object passes through to the legacy server, which verifies it', async (t) => {

@@ -1,7 +1,9 @@
 // Request objects (RFC 9101) at the authorization endpoint of a real oidc-provider (JARM off,
-// request objects on). A JWT mode inside one cannot be rewritten: refused as invalid_request_object,
-// as a JARM error where the gateway config vouches for the redirect_uri (app4), as a page otherwise.
-// Plain request objects, references and encrypted objects pass through to the legacy server.
+// request objects on), for clients the gateway has no keys for (the FAPI suites,
+// test/e2e/fapi-*.test.ts, cover the ones it verifies). A JWT mode inside such an object cannot be
+// verified, so it is refused as invalid_request_object: as a JARM error where the gateway config
+// vouches for the redirect_uri (app4), as a page otherwise. Plain request objects, references and
+// encrypted objects of such clients pass through to the legacy server.
 import t, { type Test } from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -29,7 +31,7 @@ async function expectJarmRefusal (t: Test, parameters: URLSearchParams, state: s
   const error = await t.rejects(judge(as, APP4, parameters, state)) as unknown
   t.ok(error instanceof oauth.AuthorizationResponseError, 'a verified JARM error response')
   t.equal((error as oauth.AuthorizationResponseError).error, 'invalid_request_object')
-  t.match((error as oauth.AuthorizationResponseError).error_description, /inside a request object/)
+  t.match((error as oauth.AuthorizationResponseError).error_description, /its request objects cannot be verified/)
 }
 
 for (const [mode, where] of [['query.jwt', 'query'], ['jwt', 'query'], ['fragment.jwt', 'fragment']] as const) {
@@ -65,11 +67,16 @@ t.test('a JWT mode inside a request object of a client whose redirect_uri the ga
   t.notMatch(page, /never-redirected/)
 })
 
-t.test('a request object naming another client than the request: a page, never a redirect', async (t) => {
+t.test('a request object naming another client than the request: refused for the request\'s client, to its configured redirect_uri only', async (t) => {
   const request = unsignedJwt({ client_id: 'app1', response_mode: 'query.jwt', redirect_uri: REDIRECT_URI })
   const response = await fetch(authorization({ client_id: 'app4', request }), { redirect: 'manual' })
-  t.equal(response.status, 400)
-  t.match(await response.text(), /invalid_request_object/)
+  t.equal(response.status, 303, 'app4\'s configured redirect_uris vouch for it')
+  const location = new URL(response.headers.get('location')!)
+  t.equal(`${location.origin}${location.pathname}`, REDIRECT_URI)
+  t.equal(decodeJwt(location.searchParams.get('response')!)['aud'], 'app4', 'the error is addressed to the client that sent the request')
+  const elsewhere = await fetch(authorization({ client_id: 'app4', request: unsignedJwt({ client_id: 'app1', response_mode: 'query.jwt', redirect_uri: 'https://elsewhere.example/cb' }) }), { redirect: 'manual' })
+  t.equal(elsewhere.status, 400, 'a redirect_uri nobody vouches for: a page')
+  t.match(await elsewhere.text(), /invalid_request_object/)
 })
 
 t.test('a request object whose redirect_uri is not a URL, or is missing: a page', async (t) => {
@@ -80,10 +87,11 @@ t.test('a request object whose redirect_uri is not a URL, or is missing: a page'
   }
 })
 
-t.test('the client_id may come from the request object alone', async (t) => {
+t.test('the client_id must be sent beside a request object (RFC 9101 §5): a page', async (t) => {
   const response = await fetch(authorization({ request: unsignedJwt({ client_id: 'app4', response_mode: 'query.jwt', redirect_uri: REDIRECT_URI, state: 's1' }) }), { redirect: 'manual' })
-  t.equal(response.status, 303)
-  await expectJarmRefusal(t, new URL(response.headers.get('location')!).searchParams, 's1')
+  t.equal(response.status, 400)
+  t.equal(response.headers.get('location'), null)
+  t.match(await response.text(), /client_id is required beside a request object/)
 })
 
 t.test('a plain signed request object passes through; the legacy server verifies it and answers in plain', async (t) => {

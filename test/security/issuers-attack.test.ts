@@ -15,6 +15,7 @@ import { BrowserAgent } from '../helpers/browser-agent.js'
 import { authorizationRequest, discover } from '../helpers/judge.js'
 import { startMultiRealmServer, REALM_REDIRECT_URI } from '../helpers/multi-realm-server.js'
 import { STATE_SECRET, TEST_KEYS } from '../helpers/stack.js'
+import { abandonFormBody } from '../helpers/raw-http.js'
 
 const server = await listen('127.0.0.1', 0)
 const port = (server.address() as { port: number }).port
@@ -245,6 +246,14 @@ t.test('no issuer owns the path: a JWT mode in any form body shape is refused (n
     t.match(query.body, 'no_issuer_for_path')
     t.equal(legacy.received.length, before)
   }
+})
+
+t.test('no issuer owns the path: a form body the client abandons reaches nothing', async (t) => {
+  const before = legacy.received.length
+  await abandonFormBody(gatewayUrl, '/elsewhere/form')
+  t.equal(legacy.received.length, before, 'the legacy server never got the half body')
+  t.ok(logs.some((line) => line['code'] === 'request_aborted'), 'the gateway noted it')
+  t.equal((await fetch(`${gatewayUrl}/healthz`)).status, 200, 'and keeps serving')
 })
 
 t.test("one realm's discovery and JWKS are never served for another; own keys stay at their issuer", async (t) => {
