@@ -50,7 +50,8 @@ const writeConfig = (upstreamUrl: string): void => writeFileSync(configFile, JSO
   upstream: { url: upstreamUrl, tls: { ca_file: ca.certFile, cert_file: gatewayClient.certFile, key_file: gatewayClient.keyFile, servername: 'idp.internal' } },
   keys: TEST_KEYS,
   state: { secrets: [STATE_SECRET] },
-  clients: { app1: { authorization_signed_response_alg: 'ES256' } },
+  clients: { app1: { authorization_signed_response_alg: 'ES256', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=app1' } },
+  pushed_authorization_requests: { serve: 'gateway' },
 }))
 
 // The port first (the issuer is the gateway's address), then the legacy server, then the gateway.
@@ -125,6 +126,30 @@ t.test('client certificates: the verified one reaches the legacy server byte for
   t.equal(await headerSeen({}, true), undefined, 'no certificate: the spoofed header is dropped')
   t.equal(await headerSeen({}, false), undefined)
   t.equal(await headerSeen({ cert: strangerClient.cert, key: strangerClient.key }, true), undefined, 'a certificate of an unknown CA is not forwarded, nor the spoofed header')
+})
+
+/** A push to the gateway's own PAR endpoint over HTTPS, with a client certificate or none. */
+async function push (tls: { cert?: string, key?: string }): Promise<{ status: number, body: Record<string, unknown> }> {
+  const body = new URLSearchParams({ client_id: 'app1', response_type: 'code', redirect_uri: 'https://client.example.org/cb', scope: 'openid', response_mode: 'jwt' }).toString()
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(new URL('/jarm-gateway/par', issuer), { method: 'POST', ca: ca.cert, ...tls, agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+t.test('tls_client_auth at the gateway\'s PAR endpoint (RFC 8705): only a certificate the handshake verified, with the registered subject', async (t) => {
+  t.equal(as.pushed_authorization_request_endpoint, `${issuer}/jarm-gateway/par`)
+  const pushed = await push({ cert: appClient.cert, key: appClient.key })
+  t.equal(pushed.status, 201)
+  t.match(pushed.body['request_uri'], /^urn:ietf:params:oauth:request_uri:/)
+  t.match(await push({}), { status: 401, body: { error: 'invalid_client' } }, 'no certificate')
+  t.match(await push({ cert: strangerClient.cert, key: strangerClient.key }), { status: 401, body: { error: 'invalid_client' } }, 'a certificate of CN=app1 from an unknown CA authenticates nobody')
+  t.match(await push({ cert: gatewayClient.cert, key: gatewayClient.key }), { status: 401 }, 'another subject of the trusted CA')
 })
 
 t.test('a plain HTTP request on the HTTPS port is refused, never proxied', async (t) => {

@@ -254,6 +254,9 @@ t.test('no issuer owns the path: a form body the client abandons reaches nothing
   t.equal(legacy.received.length, before, 'the legacy server never got the half body')
   t.ok(logs.some((line) => line['code'] === 'request_aborted'), 'the gateway noted it')
   t.equal((await fetch(`${gatewayUrl}/healthz`)).status, 200, 'and keeps serving')
+  const large = await raw('/elsewhere/form', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `x=${'a'.repeat(70_000)}&response_mode=query.jwt` })
+  t.equal(large.status, 413, 'a form body too large to read for its response_mode is refused, not passed unread')
+  t.equal(legacy.received.length, before)
 })
 
 t.test("one realm's discovery and JWKS are never served for another; own keys stay at their issuer", async (t) => {
