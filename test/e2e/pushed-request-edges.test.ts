@@ -11,6 +11,7 @@ import { buildConfig } from '../../src/config/load-config.js'
 import { startStack, STATE_SECRET, TEST_KEYS } from '../helpers/stack.js'
 import { BrowserAgent } from '../helpers/browser-agent.js'
 import { APP1_SECRET } from '../helpers/judge.js'
+import { rawRequest } from '../helpers/raw-http.js'
 
 const REDIRECT_URI = 'https://client.example.org/cb'
 const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
@@ -36,8 +37,9 @@ const sign = async (claims: Record<string, unknown>): Promise<string> => {
 const objectClaims = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ iss: 'app1', aud: stack.issuer, client_id: 'app1', response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', state: 's-1', nbf: now(), exp: now() + 300, ...extra })
 
 t.test('bodies the gateway\'s PAR endpoint refuses', async (t) => {
-  const plain = await fetch(gatewayPar, { method: 'POST', headers: { authorization: basic }, body: 'response_type=code' })
-  t.equal(plain.status, 415, 'no content type')
+  const untyped = 'response_type=code'
+  const plain = await rawRequest(gatewayPar, `POST /jarm-gateway/par HTTP/1.1\r\nHost: ${new URL(gatewayPar).host}\r\nAuthorization: ${basic}\r\nContent-Length: ${untyped.length}\r\nConnection: close\r\n\r\n${untyped}`)
+  t.equal(plain.status, 415, 'no content type at all')
   const gzip = await fetch(gatewayPar, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, body: gzipSync('response_type=code') })
   t.equal(gzip.status, 415, 'a content coding')
   const identity = await fetch(gatewayPar, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'identity' }, body: new URLSearchParams({ response_type: 'code', redirect_uri: REDIRECT_URI }).toString() })
@@ -58,9 +60,9 @@ t.test('a request object at the end of its life cannot make a pushed request tha
 })
 
 t.test('a refusal at the legacy server\'s PAR path is JSON, even to a redirect_uri the config lists', async (t) => {
-  const refused = await fetch(legacyPar, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ response_type: 'code token', redirect_uri: REDIRECT_URI, response_mode: 'query.jwt', scope: 'openid' }).toString() })
+  const refused = await fetch(legacyPar, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: 'app1', response_type: 'code token', redirect_uri: REDIRECT_URI, response_mode: 'query.jwt', scope: 'openid' }).toString() })
   t.equal(refused.status, 400)
-  t.match(await refused.json(), { error: 'invalid_request' })
+  t.match(await refused.json(), { error: 'invalid_request', error_description: /query\.jwt cannot carry the tokens/ })
 })
 
 t.test('a verified request object asking for no JWT mode: its parameters go on plain, the outer ones dropped', async (t) => {
