@@ -408,17 +408,9 @@ export class Gateway {
     const answer = (upstream: IncomingMessage): void => this.#answer(upstream, req, res, exchange)
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
     if (contentType !== FORM_CONTENT_TYPE) return this.#forward(rt, req, res, id, undefined, answer)
-    const coding = req.headers['content-encoding']
-    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
-      return this.#fail(new GatewayError('unsupported_media_type', 'a form body on this path is read to check its response_mode, and must not be content-encoded'), req, res, id)
-    }
-    readBounded(req, rt.config.limits.authorizationRequestBytes).then((read) => {
-      if (!read.complete) throw new GatewayError('request_body_too_large', `a form body on this path is read to check its response_mode, and is larger than ${rt.config.limits.authorizationRequestBytes} bytes`)
-      const body = Buffer.concat(read.chunks)
+    this.#readForm(req, rt.config.limits.authorizationRequestBytes, 'form').then((body) => {
       if (mayAskForJwtMode(parseParameters(body.toString('utf8')))) return refuse()
       this.#forward(rt, req, res, id, body, answer)
-    }, (cause: unknown) => {
-      throw new GatewayError('request_aborted', 'the request body ended early', { cause })
     }).catch((error: unknown) => this.#fail(error, req, res, id))
   }
 
@@ -484,7 +476,7 @@ export class Gateway {
    */
   async #servePushedRequest (exchange: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') return this.#send(res, exchange.id, pushedRequestMethodNotAllowed())
-    const body = await this.#readForm(req, exchange.rt.config.limits.authorizationRequestBytes, 'a pushed authorization request')
+    const body = await this.#readForm(req, exchange.rt.config.limits.authorizationRequestBytes, 'pushed authorization request')
     const socket = req.socket as TLSSocket
     // RFC 8705 §2: only a certificate the TLS handshake verified authenticates anyone.
     const clientCertificate = 'encrypted' in socket && socket.authorized ? socket.getPeerX509Certificate() : undefined
@@ -500,18 +492,21 @@ export class Gateway {
   }
 
   /**
-   * A form body read bounded: anything else (another type, a content coding) is refused, never
-   * passed on unread, since a server may read it as parameters all the same.
+   * A form body read bounded (the authorization and PAR endpoints, a path no issuer owns): anything
+   * else is refused, never passed on unread. A multipart or JSON body may be read as parameters by a
+   * legacy server all the same, and one that decodes a content coding would read parameters the
+   * gateway never saw. `noun` names the request in the messages ("authorization request").
    */
-  async #readForm (req: IncomingMessage, limit: number, what: string): Promise<Buffer> {
+  async #readForm (req: IncomingMessage, limit: number, noun: string): Promise<Buffer> {
+    const article = /^[aeiou]/.test(noun) ? 'an' : 'a'
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-    if (contentType !== FORM_CONTENT_TYPE) throw new GatewayError('unsupported_media_type', `${what} must be sent as ${FORM_CONTENT_TYPE}`)
+    if (contentType !== FORM_CONTENT_TYPE) throw new GatewayError('unsupported_media_type', `${article} ${noun} must be sent as ${FORM_CONTENT_TYPE}`)
     const coding = req.headers['content-encoding']
-    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') throw new GatewayError('unsupported_media_type', `${what} body must not be content-encoded`)
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') throw new GatewayError('unsupported_media_type', `${article} ${noun} body must not be content-encoded`)
     const read = await readBounded(req, limit).catch((cause: unknown) => {
-      throw new GatewayError('request_aborted', `${what} body ended early`, { cause })
+      throw new GatewayError('request_aborted', `the ${noun} body ended early`, { cause })
     })
-    if (!read.complete) throw new GatewayError('request_body_too_large', `${what} body is larger than ${limit} bytes`)
+    if (!read.complete) throw new GatewayError('request_body_too_large', `the ${noun} body is larger than ${limit} bytes`)
     return Buffer.concat(read.chunks)
   }
 
@@ -558,22 +553,7 @@ export class Gateway {
       throw new GatewayError('unexpected_body', `an authorization request by ${req.method} must not have a body`)
     }
     if (req.method === 'POST') {
-      const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-      if (contentType !== FORM_CONTENT_TYPE) {
-        // The body cannot be read as parameters (a multipart or JSON body that a legacy server may
-        // read as parameters all the same): it is refused, never passed on unread.
-        throw new GatewayError('unsupported_media_type', `an authorization request must be sent as ${FORM_CONTENT_TYPE}`)
-      }
-      const coding = req.headers['content-encoding']
-      if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
-        // A legacy server that decodes the body would read parameters the gateway never saw.
-        throw new GatewayError('unsupported_media_type', 'an authorization request body must not be content-encoded')
-      }
-      const read = await readBounded(req, config.limits.authorizationRequestBytes).catch((cause: unknown) => {
-        throw new GatewayError('request_aborted', 'the authorization request body ended early', { cause })
-      })
-      if (!read.complete) throw new GatewayError('request_body_too_large', `the authorization request body is larger than ${config.limits.authorizationRequestBytes} bytes`)
-      originalBody = Buffer.concat(read.chunks)
+      originalBody = await this.#readForm(req, config.limits.authorizationRequestBytes, 'authorization request')
       bodyParameters = parseParameters(originalBody.toString('utf8'))
     }
     const resumed = req.method === 'POST' && channel === 'front' ? planResumedRequest(queryParameters, bodyParameters, this.#opener(exchange)) : undefined
@@ -584,11 +564,12 @@ export class Gateway {
       return { body: originalBody }
     }
     const sent = [...queryParameters, ...bodyParameters]
+    const signed = this.#signedContext(exchange)
     // A request object or a pushed request of the gateway's stands for other parameters, and each
     // client's policy holds (src/authorization-request/expand-request.ts).
     let expansion: Expansion
     try {
-      expansion = await expandAuthorizationRequest(sent, expansionContext(this.#signedContext(exchange), channel))
+      expansion = await expandAuthorizationRequest(sent, expansionContext(signed, channel))
     } catch (error) {
       if (!(error instanceof RequestRefusal)) throw error
       if (error.delivery === undefined || channel === 'pushed') throw error.error
@@ -598,7 +579,7 @@ export class Gateway {
     const plan = planAuthorizationRequest(expanded ?? sent, policy, sealer, channel)
     if (plan.kind === 'refuse') return { refusal: plan }
     if (plan.kind === 'passthrough') {
-      if (expanded !== undefined) return this.#rewritten(req, exchange, forwardedParameters(this.#signedContext(exchange), expanded))
+      if (expanded !== undefined) return this.#rewritten(req, exchange, forwardedParameters(signed, expanded))
       // A browser arriving with a pushed request's handle: a flow the gateway may have sealed at the
       // PAR endpoint is in progress here (src/flow-state/browser-binding.ts, PUSHED_MARK).
       if (channel === 'front' && config.state.bindToBrowser && sent.some(([name, value]) => name === 'request_uri' && value.startsWith(PUSHED_REQUEST_URI_PREFIX))) exchange.trail.pushedHere = true
@@ -606,7 +587,7 @@ export class Gateway {
     }
     exchange.trail.jarm = { event: 'jarm.request', fields: { clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode, ...(expansion.kind === 'expanded' ? { signed: expansion.signed } : {}) } }
     if (config.state.bindToBrowser && channel === 'front') exchange.trail.sealedHere = plan.sealedState
-    return this.#rewritten(req, exchange, expanded === undefined ? plan.parameters : forwardedParameters(this.#signedContext(exchange), plan.parameters))
+    return this.#rewritten(req, exchange, expanded === undefined ? plan.parameters : forwardedParameters(signed, plan.parameters))
   }
 
   /** The request goes on with these parameters: in the query of a GET or HEAD, as the form body of a POST. */

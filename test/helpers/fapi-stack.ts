@@ -5,6 +5,7 @@
  * the gateway's config (its keys verify its request objects and its PAR authentication, its
  * redirect_uris vouch for where refusals may go). oauth4webapi plays the FAPI client, and judges.
  */
+import { codeFlowParameters } from './request-clients.js'
 import { generateKeyPairSync } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose'
@@ -181,26 +182,7 @@ export interface CodeFlow {
 
 /** What a FAPI client asks for (PKCE S256, nonce, state, response_mode=jwt unless replaced). */
 export async function fapiParameters (clientId: string, extra: Record<string, string> = {}): Promise<CodeFlow> {
-  const verifier = oauth.generateRandomCodeVerifier()
-  const state = oauth.generateRandomState()
-  const nonce = oauth.generateRandomNonce()
-  return {
-    parameters: {
-      client_id: clientId,
-      response_type: 'code',
-      response_mode: 'jwt',
-      scope: 'openid',
-      redirect_uri: FAPI_REDIRECT_URI,
-      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-      ...extra,
-    },
-    verifier,
-    state,
-    nonce,
-  }
+  return codeFlowParameters(clientId, { response_mode: 'jwt', redirect_uri: FAPI_REDIRECT_URI, ...extra })
 }
 
 /** The authorization endpoint with these parameters (FAPI 1.0 Advanced repeats some outside the object). */
