@@ -12,13 +12,13 @@
  * Cases: small (passthrough), page (HTML passthrough), plain (authorization request), es256,
  * eddsa (query.jwt), form-post (form_post.jwt captured from a form_post page).
  */
-import { execFileSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import autocannon from 'autocannon'
 import { BenchChild } from './lib/child-ipc.js'
 import { quickCaseConfig, quickCasePath } from './lib/quick-cases.js'
 import { median } from './lib/stats.js'
+import { pinProxiesApart } from './lib/pin-cpus.js'
 
 const other = resolve(process.argv[2] ?? '')
 const which = process.argv[3] ?? 'small'
@@ -38,24 +38,7 @@ await mine.call('serve', { config })
 const theirs = await OtherChild.start('gateway-process')
 await theirs.call('serve', { config })
 
-/** Proxies on CPU 1, everything else on CPU 0, where taskset exists. */
-function pin (): boolean {
-  const pids = (pattern: string): string[] => {
-    try {
-      return execFileSync('pgrep', ['-f', pattern]).toString().trim().split('\n').filter(Boolean)
-    } catch {
-      return []
-    }
-  }
-  try {
-    for (const pid of [...pids('gateway-process.js'), ...pids('bare-proxy.js')]) execFileSync('taskset', ['-acp', '1', pid], { stdio: 'ignore' })
-    for (const pid of [...pids('fake-upstream.js'), String(process.pid)]) execFileSync('taskset', ['-acp', '0', pid], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-const pinned = pin()
+const pinned = pinProxiesApart()
 
 const path = quickCasePath(which)
 

@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import autocannon from 'autocannon'
 import { BenchChild } from './lib/child-ipc.js'
+import { pinProxiesApart } from './lib/pin-cpus.js'
 import { quickCaseConfig, quickCasePath } from './lib/quick-cases.js'
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number, children?: number[] }
@@ -24,16 +25,19 @@ const gateway = which === 'bare'
   ? await BenchChild.start('bare-proxy', { args: [upstream.url], execArgv: profiled })
   : await BenchChild.start('gateway-process', { execArgv: profiled })
 if (which !== 'bare') await gateway.call('serve', { config: await quickCaseConfig(which, upstream.url) })
+const pinned = pinProxiesApart()
 const path = which === 'bare' ? '/small' : quickCasePath(which)
 const started = Date.now()
 const result = await autocannon({ url: gateway.url + path, connections: 10, duration: seconds })
-process.stderr.write(`${which}: ${Math.round(result.requests.total / result.duration)} rps, non-2xx ${result.non2xx}, errors ${result.errors}\n`)
+process.stderr.write(`${which}: ${Math.round(result.requests.total / result.duration)} rps, non-2xx ${result.non2xx}, errors ${result.errors}${pinned ? ', gateway pinned to CPU 1' : ''}\n`)
 await gateway.stop()
 await upstream.stop()
 
 const file = readdirSync(dir).map((name) => join(dir, name)).filter((path) => statSync(path).mtimeMs >= started).sort().at(-1)!
-const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[], samples: number[] }
+const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[], samples: number[], startTime: number, endTime: number }
 const total = profile.samples.length
+/** Microseconds of the profiled process per request served: a sample stands for (end - start) / samples. */
+const usPerHit = (profile.endTime - profile.startTime) / total / Math.max(1, result.requests.total)
 const byFunction = new Map<string, number>()
 const byFile = new Map<string, number>()
 for (const node of profile.nodes) {
@@ -61,6 +65,6 @@ const walk = (node: ProfileNode, onStack: Set<string>): number => {
 }
 walk(profile.nodes[0]!, new Set())
 const top = (map: Map<string, number>, n: number): string => [...map].sort((x, y) => y[1] - x[1]).slice(0, n)
-  .map(([key, hits]) => `${(100 * hits / total).toFixed(1).padStart(5)} %  ${key}`).join('\n')
+  .map(([key, hits]) => `${(100 * hits / total).toFixed(1).padStart(5)} % ${(hits * usPerHit).toFixed(1).padStart(7)} µs/req  ${key}`).join('\n')
 const ours = new Map([...inclusive].filter(([key]) => / (src|http-proxy|pino)\//.test(key) || /node:_http|node:events|node:internal\/(streams|crypto|url)/.test(key)))
 process.stdout.write(`profile: ${file}\n\ninclusive time (src, http-proxy, pino, node http/streams/crypto):\n${top(ours, 45)}\n\nself time by function:\n${top(byFunction, 35)}\n\nself time by module:\n${top(byFile, 20)}\n`)

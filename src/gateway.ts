@@ -126,6 +126,12 @@ interface Trail {
   jarm: JarmStep | undefined
   /** The sealed state of the flow this request started, if it started one (its answer binds it to the browser). */
   sealedHere?: string | undefined
+  /**
+   * The flow this request sealed, whatever the binding: a legacy server with a session answers the
+   * authorization request at once, and its answer carries exactly this string back, which then
+   * need not be decrypted again (#opener). `untilSeconds` is no later than the sealed expiry.
+   */
+  sealedFlow?: { readonly sealed: string, readonly flow: Flow, readonly untilSeconds: number } | undefined
   /** This request carries a pushed request (PAR's request_uri): its answer marks a PAR flow in progress. */
   pushedHere?: boolean
   /** The issuer the request was routed to (none for a path no issuer owns). */
@@ -576,6 +582,8 @@ export class Gateway {
       return { refusal: { flow: { ...error.delivery }, error: error.error } }
     }
     const expanded = expansion.kind === 'expanded' ? expansion.parameters : undefined
+    // Taken before sealing: the flow's sealed expiry is then never earlier than this one.
+    const untilSeconds = Math.floor(this.#now() / 1000) + config.state.ttlSeconds
     const plan = planAuthorizationRequest(expanded ?? sent, policy, sealer, channel)
     if (plan.kind === 'refuse') return { refusal: plan }
     if (plan.kind === 'passthrough') {
@@ -587,6 +595,7 @@ export class Gateway {
     }
     exchange.trail.jarm = { event: 'jarm.request', fields: { clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode, ...(expansion.kind === 'expanded' ? { signed: expansion.signed } : {}) } }
     if (config.state.bindToBrowser && channel === 'front') exchange.trail.sealedHere = plan.sealedState
+    exchange.trail.sealedFlow = { sealed: plan.sealedState, flow: plan.flow, untilSeconds }
     return this.#rewritten(req, exchange, expanded === undefined ? plan.parameters : forwardedParameters(signed, plan.parameters))
   }
 
@@ -669,7 +678,13 @@ export class Gateway {
   /** Opens a sealed state for this exchange: a flow of another issuer is refused, so it is never answered as this one's. */
   #opener (exchange: Exchange): (sealed: string) => Flow {
     return (sealed) => {
-      const flow = openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current())
+      // The very string this request sealed a moment ago, in this process: authentic by
+      // construction, its flow is the one in hand (the expiry still holds). Anything else, even a
+      // string that differs in one character, is opened and authenticated.
+      const here = exchange.trail.sealedFlow
+      const flow = here !== undefined && sealed === here.sealed && Math.floor(this.#now() / 1000) < here.untilSeconds
+        ? here.flow
+        : openFlow(sealed, exchange.rt.sealer, this.#retiredSealers.current())
       if (exchange.issuer === undefined) throw new GatewayError('flow_state_wrong_issuer', 'this sign-in was answered at an address no issuer of this gateway owns; start again from the application')
       if (!exchange.issuer.owns(flow)) throw new GatewayError('flow_state_wrong_issuer', 'this sign-in was started at another issuer of this server; start again from the application')
       return flow

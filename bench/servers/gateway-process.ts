@@ -4,7 +4,7 @@
  * gateway.config.json), which goes through the same buildConfig as the CLI. Logs are written as in
  * production (pino, info level unless JARM_GATEWAY_LOG_LEVEL says otherwise) to a stdout the
  * parent points at /dev/null. With BENCH_TLS_CERT_FILE and BENCH_TLS_KEY_FILE it serves HTTPS
- * (listen.tls) with them.
+ * (listen.tls) with them. `connections` reports how many connections it has accepted.
  */
 import { buildConfig } from '../../src/config/load-config.js'
 import { createLogger } from '../../src/observability/logger.js'
@@ -15,8 +15,12 @@ const [certFile, keyFile] = [process.env['BENCH_TLS_CERT_FILE'], process.env['BE
 const tls = certFile === undefined || keyFile === undefined ? undefined : (await buildConfig({ upstream: { url: 'http://127.0.0.1:1' }, listen: { tls: { cert_file: certFile, key_file: keyFile } } }, process.cwd())).listen.tls
 const server = await listen('127.0.0.1', 0, tls)
 let running: RunningGateway | undefined
+/** Connections accepted so far (TLS or not): section 3 reports them per flow. */
+let accepted = 0
+server.on('connection', () => { accepted++ })
 
 serveCommands(addressOf(server), {
+  connections: () => ({ accepted }),
   serve: async (message) => {
     if (running !== undefined) throw new Error('already serving')
     const config = await buildConfig(message['config'], process.cwd())

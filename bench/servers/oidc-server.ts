@@ -5,16 +5,13 @@
  *   legacy: JARM off, behind the gateway (its issuer is the gateway's address; X-Forwarded-* trusted)
  *   native: its own JARM on (`features.jwtResponseModes`), reached directly (its issuer is its own address)
  * Both sign JARM responses with the same ES256 key type, so the comparison is like for like.
- * The parent sends `start` with { role, issuer?, jwks }.
+ * The parent sends `start` with { role, issuer?, jwks }; `connections` reports how many it has accepted.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Provider from 'oidc-provider'
 import { serveCommands } from '../lib/child-ipc.js'
 import { FLOW_CLIENT_ID, FLOW_REDIRECT_URI } from '../lib/fixtures.js'
-
-
-
 
 let handler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined
 const server = createServer((req, res) => {
@@ -23,8 +20,12 @@ const server = createServer((req, res) => {
 })
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+/** Connections accepted so far: behind the gateway, how many it opened (section 3). */
+let accepted = 0
+server.on('connection', () => { accepted++ })
 
 serveCommands(url, {
+  connections: () => ({ accepted }),
   start: (message) => {
     const native = message['role'] === 'native'
     const issuer = native ? url : String(message['issuer'])

@@ -4,6 +4,7 @@
  * from the sealer it is handed.
  */
 import { GatewayError } from '../errors.js'
+import { rememberedAnswers } from '../remembered-answers.js'
 import { isSealedState, type Flow, type FlowStateSealer } from '../flow-state/sealed-state.js'
 import { RESPONSE_PARAMETER_NAMES } from '../capture/response-parameters.js'
 import { parseParameters, singleValued, type ParameterList } from './parameters.js'
@@ -62,6 +63,17 @@ function checkRedirectUri (redirectUri: string): void {
   if (clash !== undefined) throw new GatewayError('invalid_parameter', `parameter redirect_uri must not have a query parameter named ${clash[0]}: authorization responses use that name`)
 }
 
+/**
+ * redirect_uris that passed the checks lately (one that fails throws, and is never remembered): a
+ * client sends the same one on every request, a URL parse and two scans each time.
+ */
+const checkRedirectUriOnce = rememberedAnswers((redirectUri: string): void => {
+  if (!URL.canParse(redirectUri) || !/^[\x21-\x7e]+$/.test(redirectUri)) {
+    throw new GatewayError('invalid_parameter', 'parameter redirect_uri must be an absolute URL of printable ASCII characters (percent-encode the rest)')
+  }
+  checkRedirectUri(redirectUri)
+}, { entries: 64, maxLength: 512 })
+
 export function planAuthorizationRequest (
   parameters: ParameterList,
   policy: AuthorizationRequestPolicy,
@@ -89,10 +101,7 @@ export function planAuthorizationRequest (
   // header or a form action. A URI is printable ASCII (RFC 3986 §2): a space, a control character
   // or a raw non-ASCII one would be normalised away by a lenient legacy server and the URL parser,
   // then break the header (CR, LF, beyond Latin-1) or point somewhere else once sent back raw.
-  if (!URL.canParse(redirectUri) || !/^[\x21-\x7e]+$/.test(redirectUri)) {
-    throw new GatewayError('invalid_parameter', 'parameter redirect_uri must be an absolute URL of printable ASCII characters (percent-encode the rest)')
-  }
-  checkRedirectUri(redirectUri)
+  checkRedirectUriOnce(redirectUri)
   const registered = policy.redirectUrisFor?.(clientId) ?? []
   // Where the config lists the client's redirect URIs, a flow is sealed only for one of them, byte
   // for byte (RFC 9700 §4.1.3), before the legacy server has had a chance to judge it.

@@ -4,6 +4,7 @@
  */
 import type { ParameterList } from '../authorization-request/parameters.js'
 import { isSealedState } from '../flow-state/sealed-state.js'
+import { rememberedAnswers } from '../remembered-answers.js'
 import { carriesCredential, checkResponseParameters } from './response-parameters.js'
 
 /** What a capture needs to know of the request the answer came to, besides the flow. */
@@ -69,12 +70,24 @@ export function endpointOf (url: URL): string {
   return query === -1 ? withoutHash : withoutHash.slice(0, query)
 }
 
+/** A flow's redirect_uri as the capture compares with it: its endpoint and its own query. */
+interface RedirectUriParts { readonly endpoint: string, readonly ownQuery: ParameterList }
+
+/**
+ * The parts of the last redirect_uris compared with (frozen, shared): a client uses one or a few,
+ * and each answer compared with one up to three times, a URL parse each time.
+ */
+const partsOf = rememberedAnswers((redirectUri: string): RedirectUriParts => {
+  const url = new URL(redirectUri)
+  return Object.freeze({ endpoint: endpointOf(url), ownQuery: Object.freeze([...url.searchParams]) })
+}, { entries: 64, maxLength: 2048 })
+
 /**
  * The same endpoint: scheme, userinfo, host, port and path equal (RFC 9700 §4.1.3: exact
  * comparison). The query is compared apart, since the response parameters are added to it.
  */
-export function sameEndpoint (candidate: URL, redirectUri: URL): boolean {
-  return endpointOf(candidate) === endpointOf(redirectUri)
+export function sameEndpoint (candidate: URL, redirectUri: string): boolean {
+  return endpointOf(candidate) === partsOf(redirectUri).endpoint
 }
 
 /** `from` less one occurrence of each pair in `own`, or undefined when one of `own` is missing. */
@@ -93,10 +106,8 @@ function withoutOwnQuery (from: ParameterList, own: ParameterList): ParameterLis
  * redirect_uri (then it is not this flow's response, and is not captured).
  */
 export function responseParametersOf (redirect: SealedRedirect, redirectUri: string): ParameterList | undefined {
-  const expected = new URL(redirectUri)
-  if (!sameEndpoint(redirect.url, expected)) return undefined
-  const ownQuery = [...expected.searchParams]
-  const query = withoutOwnQuery([...redirect.url.searchParams], ownQuery)
+  if (!sameEndpoint(redirect.url, redirectUri)) return undefined
+  const query = withoutOwnQuery([...redirect.url.searchParams], partsOf(redirectUri).ownQuery)
   if (query === undefined) return undefined
   if (redirect.where === 'query') return query
   // In fragment mode the query must be exactly the redirect_uri's own one.
@@ -112,9 +123,8 @@ export function matchesRedirectUri (action: string, base: string, redirectUri: s
   } catch {
     return false
   }
-  const expected = new URL(redirectUri)
-  if (!sameEndpoint(url, expected)) return false
-  return withoutOwnQuery([...url.searchParams], [...expected.searchParams])?.length === 0
+  if (!sameEndpoint(url, redirectUri)) return false
+  return withoutOwnQuery([...url.searchParams], partsOf(redirectUri).ownQuery)?.length === 0
 }
 
 /**
@@ -150,7 +160,7 @@ export function locationText (header: string): string {
  * a plain code must not travel.
  */
 export function judgeSealedAnswer<F extends CapturedFlow> (flow: F, sealedState: string, target: URL, all: ParameterList, read: () => ParameterList | undefined, context: CaptureContext): CaptureVerdict<F> {
-  if (context.onFlowPath && sameEndpoint(target, new URL(flow.redirectUri))) {
+  if (context.onFlowPath && sameEndpoint(target, flow.redirectUri)) {
     const parameters = read()
     if (parameters === undefined) return { kind: 'unreadable', reason: 'the answer to the redirect_uri does not keep its own query, or mixes query and fragment parameters' }
     const check = checkResponseParameters(flow.responseType, parameters, context.extraResponseParameters)
@@ -184,6 +194,6 @@ export function actionTarget (action: string, base: string, redirectUri: string)
   } catch {
     return 'elsewhere'
   }
-  if (!sameEndpoint(url, new URL(redirectUri))) return 'elsewhere'
+  if (!sameEndpoint(url, redirectUri)) return 'elsewhere'
   return matchesRedirectUri(action, base, redirectUri) ? 'redirect_uri' : 'endpoint'
 }

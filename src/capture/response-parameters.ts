@@ -16,6 +16,7 @@
  *   (OAuth 2.0 Multiple Response Type Encoding Practices §4).
  */
 import type { ParameterList } from '../authorization-request/parameters.js'
+import { rememberedAnswers } from '../remembered-answers.js'
 
 const EVERY_RESPONSE = ['state', 'iss', 'session_state', 'scope']
 const ERROR = ['error', 'error_description', 'error_uri']
@@ -44,7 +45,15 @@ export type ResponseCheck = { readonly ok: true } | { readonly ok: false, readon
  * such a response can carry (plus the operator's `extra` names), and consistent with it: an error
  * and no credential, or every credential the response type asks for.
  */
-export function checkResponseParameters (responseType: string, parameters: ParameterList, extra: ReadonlySet<string>): ResponseCheck {
+/** What a response_type lets a response carry, worked out once per value (a pure function of it). */
+interface ResponseTypeRules {
+  readonly types: readonly string[]
+  readonly allowed: ReadonlySet<string>
+  readonly required: readonly string[]
+  readonly unknown: readonly string[]
+}
+
+function rulesFor (responseType: string): ResponseTypeRules {
   const types = responseType.split(' ').filter((type) => type !== '')
   const allowed = new Set([...EVERY_RESPONSE, ...ERROR])
   const required: string[] = []
@@ -59,6 +68,14 @@ export function checkResponseParameters (responseType: string, parameters: Param
     for (const name of known.names) allowed.add(name)
     required.push(...known.required)
   }
+  return { types, allowed, required, unknown }
+}
+
+/** The rules of the response types seen last: clients use a handful (`code`, `code id_token`, ...). */
+const rememberedRulesFor = rememberedAnswers(rulesFor, { entries: 16, maxLength: 64 })
+
+export function checkResponseParameters (responseType: string, parameters: ParameterList, extra: ReadonlySet<string>): ResponseCheck {
+  const { types, allowed, required, unknown } = rememberedRulesFor(responseType)
   const names = new Set(parameters.map(([name]) => name))
   const unexpected = [...names].filter((name) => !allowed.has(name) && !extra.has(name))
   if (unexpected.length > 0) {

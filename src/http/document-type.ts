@@ -18,6 +18,7 @@
  *   "supported non-XML, non-HTML text type"; sniffing never turns `text/plain` into HTML, MIME
  *   Sniffing §7.2), shows as media, hands to a plug-in or downloads. Streamed.
  */
+import { rememberedAnswers } from '../remembered-answers.js'
 
 /** RFC 9110 §5.6.2 token characters, as MIME types spell type and subtype. */
 const ESSENCE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)\/([!#$%&'*+.^_`|~0-9A-Za-z-]+)$/
@@ -59,8 +60,18 @@ export function mimeEssence (contentType: string | undefined): string | undefine
   return essence
 }
 
+/**
+ * Remembered for the last Content-Type values seen: a server sends a handful of them, and reading
+ * one character by character was ~1 % of a passthrough (BENCHMARKS.md).
+ */
+const rendersAsDocument = rememberedAnswers(documentType, { entries: 32, maxLength: 256 })
+
 /** May a browser render an answer with this Content-Type as an HTML or XHTML document? */
 export function mayRenderAsDocument (contentType: string | undefined): boolean {
+  return contentType === undefined || rendersAsDocument(contentType)
+}
+
+function documentType (contentType: string): boolean {
   const essence = mimeEssence(contentType)
   if (essence === undefined || SNIFFED_TYPES.has(essence) || DOCUMENT_TYPES.has(essence)) return true
   return essence.endsWith('+xml')

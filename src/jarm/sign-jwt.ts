@@ -54,5 +54,6 @@ export function signJwt (header: JwsHeader, claims: object, signer: Signer): str
     encodedHeaders.set(header, encodedHeader)
   }
   const signingInput = `${encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
-  return `${signingInput}.${signer(Buffer.from(signingInput)).toString('base64url')}`
+  // The signing input is base64url, ASCII: latin1 is the same bytes, read without UTF-8 decoding.
+  return `${signingInput}.${signer(Buffer.from(signingInput, 'latin1')).toString('base64url')}`
 }

@@ -10,7 +10,6 @@ export const UPSTREAM_LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 export class GatewayMetrics {
   readonly registry = new Registry()
-  readonly #jarmResponses = new Counter({ name: 'jarm_gateway_jarm_responses_total', help: 'JARM responses delivered, by issuer (a tenant template counts as one), response mode, signing algorithm and outcome (success, or the OAuth error carried)', labelNames: ['mode', 'alg', 'outcome', 'issuer'], registers: [this.registry] })
   readonly #captureFailures = new Counter({ name: 'jarm_gateway_capture_failures_total', help: "Answers of the legacy server to a JARM flow that could not be captured, by reason", labelNames: ['reason'], registers: [this.registry] })
   readonly #sealedStateFailures = new Counter({ name: 'jarm_gateway_sealed_state_failures_total', help: 'Sealed flow states that did not open, by reason (invalid: tampered or unknown secret; expired)', labelNames: ['reason'], registers: [this.registry] })
   readonly #upstreamErrors = new Counter({ name: 'jarm_gateway_upstream_errors_total', help: 'Requests to the legacy server that failed, by reason (unreachable, timeout, bad_response, tls_failed)', labelNames: ['reason'], registers: [this.registry] })
@@ -21,6 +20,12 @@ export class GatewayMetrics {
    */
   #inFlightCount = 0
   readonly #endedByClass = new Map<string, number>()
+  /**
+   * JARM responses by their labels, the same way: prom-client hashes a label object on every
+   * `inc` (sorting its keys), a few µs of every JARM response. Bounded by the configuration: modes,
+   * algorithms, two outcomes and the configured issuers.
+   */
+  readonly #jarmByLabels = new Map<string, { readonly labels: Record<'mode' | 'alg' | 'outcome' | 'issuer', string>, count: number }>()
 
   constructor () {
     collectDefaultMetrics({ register: this.registry, prefix: 'jarm_gateway_' })
@@ -29,6 +34,13 @@ export class GatewayMetrics {
     new Gauge({
       name: 'jarm_gateway_requests_in_flight', help: 'Requests being handled', registers: [this.registry],
       collect () { this.set(metrics.#inFlightCount) },
+    })
+    new Counter({
+      name: 'jarm_gateway_jarm_responses_total', help: 'JARM responses delivered, by issuer (a tenant template counts as one), response mode, signing algorithm and outcome (success, or the OAuth error carried)', labelNames: ['mode', 'alg', 'outcome', 'issuer'], registers: [this.registry],
+      collect () {
+        this.reset()
+        for (const { labels, count } of metrics.#jarmByLabels.values()) this.inc(labels, count)
+      },
     })
     new Counter({
       name: 'jarm_gateway_requests_total', help: 'Requests handled, by status class (2xx, 3xx, 4xx, 5xx, or aborted when the client left first)', labelNames: ['status_class'], registers: [this.registry],
@@ -51,7 +63,10 @@ export class GatewayMetrics {
 
   /** `issuer` is a bounded label: a listed issuer, or a template for all its tenants. */
   jarmResponse (mode: string, alg: string, outcome: string, issuer: string): void {
-    this.#jarmResponses.inc({ mode, alg, outcome, issuer })
+    const key = `${mode}\n${alg}\n${outcome}\n${issuer}`
+    const known = this.#jarmByLabels.get(key)
+    if (known !== undefined) known.count++
+    else this.#jarmByLabels.set(key, { labels: { mode, alg, outcome, issuer }, count: 1 })
   }
 
   upstreamResponded (seconds: number): void {

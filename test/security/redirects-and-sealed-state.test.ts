@@ -187,3 +187,36 @@ t.test('a complete flow still works after all of this (the suite tests refusals,
   const { payload } = await verifyResponse(result.response, keys, { issuer: stack.gatewayUrl, clientId: 'app1', algorithms: ['ES256'] })
   t.equal(payload['state'], 'abc')
 })
+
+t.test('an answer on the request that sealed the flow: only the very string sealed is taken as that flow, and only until it expires', async (t) => {
+  t.teardown(() => { stack.script = undefined; clockOffsetMs = 0 })
+  // The exact sealed state, answered at once: the JARM response of the flow the client asked for.
+  legacyRedirects(stack, (p) => `https://client.example.org/cb?code=c0de&state=${encodeURIComponent(p.get('state')!)}`)
+  const answered = await authorize({})
+  const claims = (await verifyResponse(new URL(answered.headers.get('location')!).searchParams.get('response')!, keys, { issuer: stack.gatewayUrl, clientId: 'app1', algorithms: ['ES256'] })).payload
+  t.same([claims['code'], claims['state']], ['c0de', 'client-state'])
+  // One character changed in the state the request just sealed: opened like any other, refused.
+  legacyRedirects(stack, (p) => {
+    const sealed = p.get('state')!
+    const changed = sealed.slice(0, 30) + (sealed[30] === 'A' ? 'B' : 'A') + sealed.slice(31)
+    return `https://client.example.org/cb?code=c0de&state=${encodeURIComponent(changed)}`
+  })
+  let before = signed()
+  const tampered = await authorize({})
+  t.equal(tampered.status, 400)
+  t.match(await tampered.text(), /flow_state_invalid/)
+  t.equal(signed(), before, 'nothing signed')
+  // A legacy server that takes longer than the flow may live before it answers the very request.
+  stack.script = (_req, res, url) => {
+    if (url.pathname !== '/auth') return false
+    clockOffsetMs = 1801 * 1000
+    res.writeHead(302, { location: `https://client.example.org/cb?code=c0de&state=${encodeURIComponent(url.searchParams.get('state')!)}` })
+    res.end()
+    return true
+  }
+  before = signed()
+  const late = await authorize({})
+  t.equal(late.status, 400)
+  t.match(await late.text(), /flow_state_expired/)
+  t.equal(signed(), before, 'nothing signed')
+})

@@ -48,3 +48,14 @@ t.test('two gateways in one process keep separate registries', async (t) => {
   t.match(await a.text(), /jarm_gateway_jarm_responses_total\{mode="query.jwt",alg="ES256",outcome="success",issuer="https:\/\/id.example.com\/realms\/\{tenant\}"\} 1/)
   t.notMatch(await b.text(), /jarm_gateway_jarm_responses_total\{/)
 })
+
+t.test('JARM responses are counted per label set, each as often as it happened', async (t) => {
+  const metrics = new GatewayMetrics()
+  metrics.jarmResponse('query.jwt', 'ES256', 'success', 'https://a.example')
+  metrics.jarmResponse('query.jwt', 'ES256', 'success', 'https://a.example')
+  metrics.jarmResponse('form_post.jwt', 'ES256', 'error', 'https://a.example')
+  const text = await metrics.text()
+  t.match(text, /jarm_gateway_jarm_responses_total\{mode="query.jwt",alg="ES256",outcome="success",issuer="https:\/\/a.example"\} 2\n/)
+  t.match(text, /jarm_gateway_jarm_responses_total\{mode="form_post.jwt",alg="ES256",outcome="error",issuer="https:\/\/a.example"\} 1\n/)
+  t.match(await metrics.text(), /outcome="success",issuer="https:\/\/a.example"\} 2\n/, 'a second scrape reads the same totals')
+})
