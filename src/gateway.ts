@@ -27,8 +27,8 @@ import { mayAskForJwtMode, PUSHED_REQUEST_URI_PREFIX } from './authorization-req
 import { expandAuthorizationRequest, RequestRefusal, type Expansion } from './authorization-request/expand-request.js'
 import { planAuthorizationRequest, planResumedRequest, type RequestChannel } from './authorization-request/plan-authorization-request.js'
 import { expansionContext, forwardedParameters, gatewayParLocation, pushedRequestEndpoint, REQUEST_OBJECT_SIGNING_ALGS, type SignedRequestContext } from './authorization-request/signed-requests.js'
-import { captureFormPost, refreshUrl } from './capture/form-post-capture.js'
-import { captureRedirect, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
+import { captureFormPost, pageSendsCredentialWithoutState, refreshUrl } from './capture/form-post-capture.js'
+import { captureRedirect, credentialWithoutState, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
 import type { GatewayConfig } from './config/load-config.js'
 import { GatewayError, isGatewayError } from './errors.js'
 import { bindingCookie, boundStates, clearingCookie, evictedBindings, hasFlowCookies, isBoundHere, pushedFlowCookie, withoutBindingCookies } from './flow-state/browser-binding.js'
@@ -595,7 +595,7 @@ export class Gateway {
     }
     exchange.trail.jarm = { event: 'jarm.request', fields: { clientId: plan.flow.clientId, mode: plan.flow.mode, upstreamMode: plan.upstreamMode, ...(expansion.kind === 'expanded' ? { signed: expansion.signed } : {}) } }
     if (config.state.bindToBrowser && channel === 'front') exchange.trail.sealedHere = plan.sealedState
-    exchange.trail.sealedFlow = { sealed: plan.sealedState, flow: plan.flow, untilSeconds }
+    if (channel === 'front') exchange.trail.sealedFlow = { sealed: plan.sealedState, flow: plan.flow, untilSeconds }
     return this.#rewritten(req, exchange, expanded === undefined ? plan.parameters : forwardedParameters(signed, plan.parameters))
   }
 
@@ -622,14 +622,16 @@ export class Gateway {
     if (status >= 300 && status < 400 && location !== undefined) {
       const verdict = captureRedirect(location, exchange.publicUrl, this.#opener(exchange), exchange.capture)
       const unstated = verdict.kind === 'not_a_response' ? this.#errorWithoutState(location, exchange) : verdict
-      if (unstated.kind !== 'not_a_response') return this.#settle(this.#conclude(unstated, upstream, res, exchange), req, res, exchange.id)
+      const judged = unstated.kind === 'not_a_response' ? this.#withoutStateHere((redirectUri) => credentialWithoutState(location, exchange.publicUrl, redirectUri), exchange) : unstated
+      if (judged.kind !== 'not_a_response') return this.#settle(this.#conclude(judged, upstream, res, exchange), req, res, exchange.id)
     }
     // A Refresh header (HTML §7.11.1 reads it like <meta http-equiv=refresh>) sends the browser on
     // as a Location does, whatever the status and type of the answer.
     const refresh = upstream.headers['refresh']
     const refreshTo = typeof refresh === 'string' ? refreshUrl(refresh) : undefined
     if (refreshTo !== undefined) {
-      const verdict = captureRedirect(refreshTo, exchange.publicUrl, this.#opener(exchange), exchange.capture)
+      const captured = captureRedirect(refreshTo, exchange.publicUrl, this.#opener(exchange), exchange.capture)
+      const verdict = captured.kind === 'not_a_response' ? this.#withoutStateHere((redirectUri) => credentialWithoutState(refreshTo, exchange.publicUrl, redirectUri), exchange) : captured
       if (verdict.kind !== 'not_a_response') return this.#settle(this.#conclude(verdict, upstream, res, exchange), req, res, exchange.id)
     }
     const { issuer } = exchange
@@ -741,6 +743,16 @@ export class Gateway {
     return judgeSealedAnswer(flow, sealed, url, [...url.searchParams, ...fragment], () => parameters, exchange.capture)
   }
 
+  /**
+   * The verdict `judge` gives on an answer to the request that sealed a flow (the authorization
+   * endpoint's, always on the flow path), for that flow's redirect_uri: a credential sent there
+   * without the sealed state fails closed (credentialWithoutState). Any other request: nothing to judge.
+   */
+  #withoutStateHere (judge: (redirectUri: string) => CaptureVerdict<never>, exchange: Exchange): CaptureVerdict<Flow> {
+    const here = exchange.trail.sealedFlow
+    return here === undefined ? { kind: 'not_a_response' } : judge(here.flow.redirectUri)
+  }
+
   /** A step that finishes later: its failure becomes the request's error answer. */
   #settle (step: Promise<void>, req: IncomingMessage, res: ServerResponse, id: string): void {
     step.catch((error: unknown) => this.#fail(error, req, res, id))
@@ -791,8 +803,8 @@ export class Gateway {
       upstream.destroy()
       throw new GatewayError('capture_too_large', `the identity server's answer during this sign-in is larger than ${limit} bytes and cannot be read`)
     }
-    if (!carries) return this.#stream(upstream, res, exchange.id, body.chunks, this.#binding(exchange))
-    const verdict = captureFormPost(decoded.text, exchange.publicUrl, this.#opener(exchange), exchange.capture)
+    const captured = carries ? captureFormPost(decoded.text, exchange.publicUrl, this.#opener(exchange), exchange.capture) : { kind: 'not_a_response' as const }
+    const verdict = captured.kind === 'not_a_response' ? this.#withoutStateHere((redirectUri) => pageSendsCredentialWithoutState(decoded.text, exchange.publicUrl, redirectUri), exchange) : captured
     if (verdict.kind === 'not_a_response') return this.#stream(upstream, res, exchange.id, body.chunks, this.#binding(exchange))
     return this.#conclude(verdict, upstream, res, exchange)
   }

@@ -6,7 +6,8 @@
 import { HTMLElement, parse } from 'node-html-parser'
 import type { ParameterList } from '../authorization-request/parameters.js'
 import { isSealedState, SEALED_STATE_PREFIX } from '../flow-state/sealed-state.js'
-import { actionTarget, captureRedirect, judgeSealedAnswer, matchesRedirectUri, type CaptureContext, type CapturedFlow, type CaptureVerdict } from './redirect-capture.js'
+import { actionTarget, captureRedirect, credentialWithoutState, CREDENTIAL_WITHOUT_STATE, judgeSealedAnswer, matchesRedirectUri, sameEndpoint, type CaptureContext, type CapturedFlow, type CaptureVerdict } from './redirect-capture.js'
+import { CREDENTIAL_PARAMETERS } from './response-parameters.js'
 
 export interface SealedForm {
   /** The form's action, entities decoded, as written (possibly relative). */
@@ -111,6 +112,36 @@ function documentBase (root: HTMLElement, url: string): string {
 export function refreshUrl (content: string): string | undefined {
   const url = REFRESH_CONTENT.exec(content)?.[1]?.trim()
   return url === undefined || url === '' ? undefined : url.replace(/^(['"])(.*)\1$/s, '$2')
+}
+
+/** A form or a meta refresh can only be written as a tag: a page without either sends nothing on its own. */
+const FORM_OR_META_TAG = /<(?:form|meta)\b/i
+
+/**
+ * A page answering the request that sealed a flow (see credentialWithoutState) that sends a
+ * credential to the flow's redirect_uri without the sealed state: a form posting a code or token
+ * input there, or a meta refresh to it carrying one. Unreadable then; not_a_response otherwise.
+ */
+export function pageSendsCredentialWithoutState (html: string, pageUrl: string, redirectUri: string): CaptureVerdict<never> {
+  if (!FORM_OR_META_TAG.test(html)) return { kind: 'not_a_response' }
+  const root = parse(html, PARSE_OPTIONS)
+  const base = documentBase(root, pageUrl)
+  for (const form of elementsNamed(root, 'FORM')) {
+    const action = form.getAttribute('action') ?? ''
+    let target: URL
+    try {
+      target = action === '' ? new URL(pageUrl) : new URL(action, base)
+    } catch {
+      continue
+    }
+    if (!sameEndpoint(target, redirectUri)) continue
+    if (elementsNamed(form, 'INPUT').some((input) => CREDENTIAL_PARAMETERS.has(input.getAttribute('name') ?? ''))) return CREDENTIAL_WITHOUT_STATE
+  }
+  for (const target of refreshTargets(root)) {
+    const verdict = credentialWithoutState(target, base, redirectUri)
+    if (verdict.kind !== 'not_a_response') return verdict
+  }
+  return { kind: 'not_a_response' }
 }
 
 export function captureFormPost<F extends CapturedFlow> (html: string, pageUrl: string, open: (sealed: string) => F, context: CaptureContext): CaptureVerdict<F> {

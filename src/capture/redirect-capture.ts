@@ -186,6 +186,28 @@ export function captureRedirect<F extends CapturedFlow> (location: string, base:
   return judgeSealedAnswer(flow, redirect.sealedState, redirect.url, all, () => responseParametersOf(redirect, flow.redirectUri), context)
 }
 
+/**
+ * On the request that sealed a flow, an answer that sends a credential (a code, a token) to that
+ * flow's redirect_uri without the sealed state: the legacy server dropped or changed the state
+ * (`JG1.…`, a leading space, the client's own). The client asked for a signed response, so the
+ * plain credential must not travel: it fails closed. The answer belongs to that flow beyond doubt
+ * here, being this very request's; on a later request it could be another flow's of the same
+ * client, and is not judged so. `target` is a Location or a Refresh URL, resolved against `base`.
+ */
+export function credentialWithoutState (target: string, base: string, redirectUri: string): CaptureVerdict<never> {
+  let url: URL
+  try {
+    url = new URL(locationText(target), base)
+  } catch {
+    return { kind: 'not_a_response' }
+  }
+  if (!sameEndpoint(url, redirectUri) || !carriesCredential([...url.searchParams, ...new URLSearchParams(url.hash.slice(1))])) return { kind: 'not_a_response' }
+  return CREDENTIAL_WITHOUT_STATE
+}
+
+/** The verdict of credentialWithoutState and of a page that does the same (form-post-capture.ts). */
+export const CREDENTIAL_WITHOUT_STATE: CaptureVerdict<never> = Object.freeze({ kind: 'unreadable', reason: 'the identity server sent a credential of this sign-in to its redirect_uri without the sign-in\'s state' })
+
 /** Where a form action (relative ones resolved against `base`) goes, compared with the flow's redirect_uri. */
 export function actionTarget (action: string, base: string, redirectUri: string): 'redirect_uri' | 'endpoint' | 'elsewhere' {
   let url: URL
