@@ -4,13 +4,14 @@
  * The steps are the gateway's own functions, called as the pipeline calls them for a `query.jwt`
  * request answered at once (the bench's instant upstream): the flow sealed into the request,
  * the legacy server's Location captured and the flow opened, the claims, the JWT, the 303, the log
- * line and the metrics. Rounds alternate the steps (a, b, c, a, b, c, ...) and each figure is the
+ * line and the metrics; for form_post.jwt the legacy page read and the client's page written. Rounds alternate the steps (a, b, c, a, b, c, ...) and each figure is the
  * median; the HTTP work (sockets, parsing, the proxy) is not in here, only in `npm run bench`.
  */
 import { randomBytes, sign, createPrivateKey, type KeyObject } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { parseParameters, encodeParameters } from '../src/authorization-request/parameters.js'
 import { planAuthorizationRequest } from '../src/authorization-request/plan-authorization-request.js'
+import { captureFormPost } from '../src/capture/form-post-capture.js'
 import { captureRedirect } from '../src/capture/redirect-capture.js'
 import { buildConfig } from '../src/config/load-config.js'
 import { FlowStateSealer, type Flow } from '../src/flow-state/sealed-state.js'
@@ -81,7 +82,22 @@ function privateKeyOf (jwk: Record<string, unknown>): KeyObject {
   return createPrivateKey({ key: jwk as never, format: 'jwk' })
 }
 
-const cases = [...stepsFor('es', privateKeyOf(es), 'ES256'), ...stepsFor('ed', privateKeyOf(ed), 'EdDSA')]
+/** form_post.jwt: the legacy server's form_post page read for the flow, and the page written for the client. */
+function formPostSteps (): Array<[string, () => unknown]> {
+  const plan = planAuthorizationRequest(parseParameters(requestQuery('es').replace('query.jwt', 'form_post.jwt')), issuer.policy, sealer)
+  if (plan.kind !== 'jarm') throw new Error('the bench request is not a JARM request')
+  const page = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Submitting Callback</title><script>document.addEventListener('DOMContentLoaded', function () { document.forms[0].submit() });</script></head><body><form method="post" action="${FAKE_REDIRECT_URI}"><input type="hidden" name="code" value="${CODE}"/><input type="hidden" name="state" value="${plan.sealedState}"/><noscript>Your browser does not support JavaScript or you've disabled it.<br/><button autofocus type="submit">Continue</button></noscript></form></body></html>`
+  const capture = { publicOrigins: new Set([ISSUER]), onFlowPath: true, extraResponseParameters: new Set<string>() }
+  const open = (sealed: string): Flow => sealer.open(sealed)
+  if (captureFormPost(page, `${ISSUER}/authorize?x`, open, capture).kind !== 'capture') throw new Error('the bench page is not captured')
+  const jwt = issuer.tokens.create({ issuer: ISSUER, clientId: 'es', state: CLIENT_STATE, parameters: [['code', CODE]] })
+  return [
+    ['form_post: the legacy page parsed and its form read (node-html-parser; opens the flow)', () => captureFormPost(page, `${ISSUER}/authorize?x`, open, capture)],
+    ['form_post: the page for the client written', () => deliver('form_post.jwt', FAKE_REDIRECT_URI, jwt)],
+  ]
+}
+
+const cases = [...stepsFor('es', privateKeyOf(es), 'ES256'), ...stepsFor('ed', privateKeyOf(ed), 'EdDSA').filter(([name]) => name.includes('EdDSA')), ...formPostSteps()]
 const times = new Map<string, number[]>(cases.map(([name]) => [name, []]))
 let sink: unknown
 for (let round = 0; round <= rounds; round++) {

@@ -366,10 +366,13 @@ async function main (): Promise<void> {
   const flowRuns = new Map<string, FlowResult[]>()
   if (on('3')) {
     log('section 3: complete browser flows')
-    const [flowGateway, legacy, native] = await Promise.all([startChild('gateway-process'), startChild('oidc-server'), startChild('oidc-server')])
+    const [flowGateway, legacy, native, proxiedNative] = await Promise.all([startChild('gateway-process'), startChild('oidc-server'), startChild('oidc-server'), startChild('oidc-server')])
+    // What any proxy costs a flow, as the floor of the gateway's: native JARM behind a bare http-proxy.
+    const flowProxy = await startChild('bare-proxy', { args: [proxiedNative.url] })
     const providerJwks = { keys: [await generatePrivateJwk('RS256'), await generatePrivateJwk('ES256')] }
     await legacy.call('start', { role: 'legacy', issuer: flowGateway.url, jwks: providerJwks })
     const nativeIssuer = String((await native.call('start', { role: 'native', jwks: providerJwks }))['issuer'])
+    await proxiedNative.call('start', { role: 'native', issuer: flowProxy.url, jwks: providerJwks })
     await flowGateway.call('serve', {
       config: {
         upstream: { url: legacy.url },
@@ -382,6 +385,7 @@ async function main (): Promise<void> {
     flowTargets = [
       { key: 'gateway', label: 'jarm-gateway in front of oidc-provider (JARM off)', issuer: flowGateway.url, servers: [{ name: 'gateway', child: flowGateway }, { name: 'oidc-provider', child: legacy }] },
       { key: 'native', label: 'oidc-provider with its own JARM (jwtResponseModes)', issuer: nativeIssuer, servers: [{ name: 'oidc-provider', child: native }] },
+      { key: 'proxied', label: 'oidc-provider with its own JARM behind a bare http-proxy (keep-alive agent)', issuer: flowProxy.url, servers: [{ name: 'bare proxy', child: flowProxy }, { name: 'oidc-provider', child: proxiedNative }] },
     ]
     for (const target of flowTargets) {
       const { Agent } = await import('node:http')
@@ -488,15 +492,21 @@ async function main (): Promise<void> {
     print('### 3. Complete browser flows (login + consent + JARM response)')
     print('')
     const ofFlow = (runs: FlowResult[], pick: (run: FlowResult) => Map<string, number>, name: string): number => median(runs.map((run) => pick(run).get(name) ?? NaN))
-    print(formatTable(['case', '', 'flows/s', 'CPU ms per flow: gateway', 'oidc-provider', 'load generator', 'connections accepted per flow: gateway', 'oidc-provider', 'failed flows'], flowTargets.map((t) => {
+    print(formatTable(['case', '', 'flows/s', 'CPU ms per flow: proxy (gateway or bare)', 'oidc-provider', 'load generator', 'connections accepted per flow: proxy', 'oidc-provider', 'failed flows'], flowTargets.map((t) => {
       const runs = flowRuns.get(t.key)!
-      const cpu = (name: string): string => t.servers.some((server) => server.name === name) || name === 'load generator' ? (ofFlow(runs, (run) => run.cpuPerFlow, name) / 1000).toFixed(2) : ''
-      const connections = (name: string): string => t.servers.some((server) => server.name === name) ? ofFlow(runs, (run) => run.connectionsPerFlow, name).toFixed(3) : ''
-      return [t.key, t.label, median(runs.map((r) => r.perSecond)).toFixed(1), cpu('gateway'), cpu('oidc-provider'), cpu('load generator'), connections('gateway'), connections('oidc-provider'), String(runs.reduce((n, r) => n + r.failures, 0))]
+      const proxyName = t.servers.find((server) => server.name !== 'oidc-provider')?.name
+      const cpu = (name: string | undefined): string => name === undefined ? '' : (ofFlow(runs, (run) => run.cpuPerFlow, name) / 1000).toFixed(2)
+      const connections = (name: string | undefined): string => name === undefined ? '' : ofFlow(runs, (run) => run.connectionsPerFlow, name).toFixed(3)
+      return [t.key, t.label, median(runs.map((r) => r.perSecond)).toFixed(1), cpu(proxyName), cpu('oidc-provider'), cpu('load generator'), connections(proxyName), connections('oidc-provider'), String(runs.reduce((n, r) => n + r.failures, 0))]
     })))
     print('')
-    const flowRatio = median(flowRuns.get('gateway')!.map((run, i) => ratio(run.perSecond, flowRuns.get('native')![i]!.perSecond)))
-    print(formatTable(['measure', 'value', 'target', ''], [['gateway/native (flows/s)', x2(flowRatio), '≥ 0.80', verdict(flowRatio >= 0.8)]]))
+    const flowRatio = (key: string, by: string): number => median(flowRuns.get(key)!.map((run, i) => ratio(run.perSecond, flowRuns.get(by)![i]!.perSecond)))
+    const gatewayNative = flowRatio('gateway', 'native')
+    print(formatTable(['measure', 'value', 'target', ''], [
+      ['gateway/native (flows/s)', x2(gatewayNative), '≥ 0.80', verdict(gatewayNative >= 0.8)],
+      ['proxied/native (flows/s)', x2(flowRatio('proxied', 'native')), '', 'the floor: what one more proxy hop costs a flow on this machine'],
+      ['gateway/proxied (flows/s)', x2(flowRatio('gateway', 'proxied')), '', 'the gateway against a bare proxy in the same place'],
+    ]))
     print('')
   }
   if (on('4')) {

@@ -21,6 +21,9 @@ const [certFile, keyFile] = [process.argv[3], process.argv[4]]
 const server = certFile === undefined || keyFile === undefined
   ? createServer((req, res) => proxy.web(req, res))
   : createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' }, (req, res) => proxy.web(req, res))
+/** Connections accepted so far: section 3 reports them per flow, as it does the gateway's. */
+let accepted = 0
+server.on('connection', () => { accepted++ })
 server.listen(0, '127.0.0.1', () => {
-  serveCommands(`${certFile === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  serveCommands(`${certFile === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections: () => ({ accepted }) })
 })

@@ -3,7 +3,8 @@
  * A real oidc-provider in a process of its own, configured exactly like the bundled legacy server
  * (devInteractions login and consent, the same client), in one of two roles:
  *   legacy: JARM off, behind the gateway (its issuer is the gateway's address; X-Forwarded-* trusted)
- *   native: its own JARM on (`features.jwtResponseModes`), reached directly (its issuer is its own address)
+ *   native: its own JARM on (`features.jwtResponseModes`), reached directly (its issuer is its own
+ *           address) or through a bare http-proxy (the proxy's address, given as `issuer`)
  * Both sign JARM responses with the same ES256 key type, so the comparison is like for like.
  * The parent sends `start` with { role, issuer?, jwks }; `connections` reports how many it has accepted.
  */
@@ -28,7 +29,8 @@ serveCommands(url, {
   connections: () => ({ accepted }),
   start: (message) => {
     const native = message['role'] === 'native'
-    const issuer = native ? url : String(message['issuer'])
+    // A native server is its own issuer, unless it is reached through a bare proxy (its address then).
+    const issuer = typeof message['issuer'] === 'string' ? message['issuer'] : url
     const provider = new Provider(issuer, {
       clients: [{
         client_id: FLOW_CLIENT_ID,

@@ -21,7 +21,7 @@ t.test('the smoke run completes and prints every section', async (t) => {
   for (const heading of ['### 1. Passthrough', '### 2. The JARM path', '### 3. Complete browser flows', '### 4. Memory of the gateway process']) {
     t.ok(stdout.includes(heading), heading)
   }
-  for (const row of ['| b-tls |', '| c-tls |', 'c-tls/b-tls', '| c |', '| d |', '| e-ES256 |', '| e-EdDSA |', '| e-PS256 |', '| e-RS256 |', '| e-HS256 |', '| f |', '| h |', '| gateway |', '| native |', 'g/d', 'floor: one ES256 signature', 'JARM extra CPU ES256 / its floor', 'CPU per request, c/b', 'CPU ms per flow']) {
+  for (const row of ['| b-tls |', '| c-tls |', 'c-tls/b-tls', '| c |', '| d |', '| e-ES256 |', '| e-EdDSA |', '| e-PS256 |', '| e-RS256 |', '| e-HS256 |', '| f |', '| h |', '| gateway |', '| native |', '| proxied |', 'proxied/native', 'g/d', 'floor: one ES256 signature', 'JARM extra CPU ES256 / its floor', 'CPU per request, c/b', 'CPU ms per flow']) {
     t.ok(stdout.includes(row), `reports ${row}`)
   }
   t.notMatch(stdout, /FAILURES/)
