@@ -135,11 +135,20 @@ t.test('a redirect elsewhere that echoes the sealed state (a login page) passes 
   t.equal(response.headers.get('location'), location)
 })
 
-t.test('a redirect with no sealed state passes through untouched', async (t) => {
+t.test('a redirect with no sealed state: a credential to the flow\'s redirect_uri fails closed on the request that sealed it; anything else passes through untouched', async (t) => {
+  // The answer to the very request that sealed a JWT flow for this redirect_uri: a plain code there
+  // would travel in plain to a client that asked for a signed response (SECURITY.md, issue 15).
   redirectWith(302, () => 'https://client.example.org/cb?code=plain&state=someone-else')
-  const response = await run()
-  t.equal(response.status, 302)
-  t.equal(response.headers.get('location'), 'https://client.example.org/cb?code=plain&state=someone-else')
+  const refused = await run()
+  t.equal(refused.status, 502)
+  t.equal(refused.headers.get('location'), null)
+  t.notMatch(await refused.text(), /code=plain/)
+  for (const location of ['https://client.example.org/cb?error=access_denied&state=someone-else', 'https://client.example.org/other?code=plain&state=someone-else', '/login?code=otp&state=someone-else']) {
+    redirectWith(302, () => location)
+    const response = await run()
+    t.equal(response.status, 302, location)
+    t.equal(response.headers.get('location'), location)
+  }
 })
 
 t.test('fails closed: the redirect_uri without its own query', async (t) => {
