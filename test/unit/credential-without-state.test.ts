@@ -30,6 +30,7 @@ t.test('a page: forms and meta refreshes that send a credential to the redirect_
     '<form action="http://[::1/cb"><input name="code"></form>',
     '<form><input name="code" value="c"></form>',
     `<form action="${RU}"><input name="state" value="s"><input name="error" value="e"></form>`,
+    `<form action="${RU}"><input value="an input without a name is not submitted"></form>`,
     '<form action="https://client.example.org/other"><input name="code" value="c"></form>',
     `<meta http-equiv="refresh" content="0; url=${RU}&error=x"><meta name="viewport" content="width=device-width">`,
   ]
