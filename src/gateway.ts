@@ -27,8 +27,8 @@ import { mayAskForJwtMode, PUSHED_REQUEST_URI_PREFIX } from './authorization-req
 import { expandAuthorizationRequest, RequestRefusal, type Expansion } from './authorization-request/expand-request.js'
 import { planAuthorizationRequest, planResumedRequest, type RequestChannel } from './authorization-request/plan-authorization-request.js'
 import { expansionContext, forwardedParameters, gatewayParLocation, pushedRequestEndpoint, REQUEST_OBJECT_SIGNING_ALGS, type SignedRequestContext } from './authorization-request/signed-requests.js'
-import { captureFormPost, pageSendsCredentialWithoutState, refreshUrl } from './capture/form-post-capture.js'
-import { captureRedirect, credentialWithoutState, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
+import { captureFormPost, maySendBrowserOn, refreshUrl } from './capture/form-post-capture.js'
+import { captureRedirect, judgeSealedAnswer, locationText, responseParametersOf, type CaptureContext, type CaptureVerdict } from './capture/redirect-capture.js'
 import type { GatewayConfig } from './config/load-config.js'
 import { GatewayError, isGatewayError } from './errors.js'
 import { bindingCookie, boundStates, clearingCookie, evictedBindings, hasFlowCookies, isBoundHere, pushedFlowCookie, withoutBindingCookies } from './flow-state/browser-binding.js'
@@ -620,18 +620,16 @@ export class Gateway {
     const status = upstream.statusCode!
     const location = upstream.headers.location
     if (status >= 300 && status < 400 && location !== undefined) {
-      const verdict = captureRedirect(location, exchange.publicUrl, this.#opener(exchange), exchange.capture)
+      const verdict = captureRedirect(location, exchange.publicUrl, this.#opener(exchange), this.#captureContext(exchange))
       const unstated = verdict.kind === 'not_a_response' ? this.#errorWithoutState(location, exchange) : verdict
-      const judged = unstated.kind === 'not_a_response' ? this.#withoutStateHere((redirectUri) => credentialWithoutState(location, exchange.publicUrl, redirectUri), exchange) : unstated
-      if (judged.kind !== 'not_a_response') return this.#settle(this.#conclude(judged, upstream, res, exchange), req, res, exchange.id)
+      if (unstated.kind !== 'not_a_response') return this.#settle(this.#conclude(unstated, upstream, res, exchange), req, res, exchange.id)
     }
     // A Refresh header (HTML §7.11.1 reads it like <meta http-equiv=refresh>) sends the browser on
     // as a Location does, whatever the status and type of the answer.
     const refresh = upstream.headers['refresh']
     const refreshTo = typeof refresh === 'string' ? refreshUrl(refresh) : undefined
     if (refreshTo !== undefined) {
-      const captured = captureRedirect(refreshTo, exchange.publicUrl, this.#opener(exchange), exchange.capture)
-      const verdict = captured.kind === 'not_a_response' ? this.#withoutStateHere((redirectUri) => credentialWithoutState(refreshTo, exchange.publicUrl, redirectUri), exchange) : captured
+      const verdict = captureRedirect(refreshTo, exchange.publicUrl, this.#opener(exchange), this.#captureContext(exchange))
       if (verdict.kind !== 'not_a_response') return this.#settle(this.#conclude(verdict, upstream, res, exchange), req, res, exchange.id)
     }
     const { issuer } = exchange
@@ -744,13 +742,13 @@ export class Gateway {
   }
 
   /**
-   * The verdict `judge` gives on an answer to the request that sealed a flow (the authorization
-   * endpoint's, always on the flow path), for that flow's redirect_uri: a credential sent there
-   * without the sealed state fails closed (credentialWithoutState). Any other request: nothing to judge.
+   * What a capture of this request's answer knows: the exchange's, and, when this very request
+   * sealed a flow (on the authorization endpoint, always on the flow path), that flow's
+   * redirect_uri, where a credential without the sealed state fails closed (redirect-capture.ts).
    */
-  #withoutStateHere (judge: (redirectUri: string) => CaptureVerdict<never>, exchange: Exchange): CaptureVerdict<Flow> {
+  #captureContext (exchange: Exchange): CaptureContext {
     const here = exchange.trail.sealedFlow
-    return here === undefined ? { kind: 'not_a_response' } : judge(here.flow.redirectUri)
+    return here === undefined ? exchange.capture : { ...exchange.capture, sealedHere: here.flow.redirectUri }
   }
 
   /** A step that finishes later: its failure becomes the request's error answer. */
@@ -803,8 +801,11 @@ export class Gateway {
       upstream.destroy()
       throw new GatewayError('capture_too_large', `the identity server's answer during this sign-in is larger than ${limit} bytes and cannot be read`)
     }
-    const captured = carries ? captureFormPost(decoded.text, exchange.publicUrl, this.#opener(exchange), exchange.capture) : { kind: 'not_a_response' as const }
-    const verdict = captured.kind === 'not_a_response' ? this.#withoutStateHere((redirectUri) => pageSendsCredentialWithoutState(decoded.text, exchange.publicUrl, redirectUri), exchange) : captured
+    const context = this.#captureContext(exchange)
+    // A page with no sealed state is read only on the request that sealed a flow, and only when it
+    // may send the browser on by itself (a credential without the state fails closed there).
+    const read = carries || (context.sealedHere !== undefined && maySendBrowserOn(decoded.text))
+    const verdict = read ? captureFormPost(decoded.text, exchange.publicUrl, this.#opener(exchange), context) : { kind: 'not_a_response' as const }
     if (verdict.kind === 'not_a_response') return this.#stream(upstream, res, exchange.id, body.chunks, this.#binding(exchange))
     return this.#conclude(verdict, upstream, res, exchange)
   }

@@ -6,7 +6,7 @@
 import { HTMLElement, parse } from 'node-html-parser'
 import type { ParameterList } from '../authorization-request/parameters.js'
 import { isSealedState, SEALED_STATE_PREFIX } from '../flow-state/sealed-state.js'
-import { actionTarget, captureRedirect, credentialWithoutState, CREDENTIAL_WITHOUT_STATE, judgeSealedAnswer, matchesRedirectUri, sameEndpoint, type CaptureContext, type CapturedFlow, type CaptureVerdict } from './redirect-capture.js'
+import { actionTarget, captureRedirect, CREDENTIAL_WITHOUT_STATE, judgeSealedAnswer, matchesRedirectUri, sameEndpoint, type CaptureContext, type CapturedFlow, type CaptureVerdict } from './redirect-capture.js'
 import { CREDENTIAL_PARAMETERS } from './response-parameters.js'
 
 export interface SealedForm {
@@ -114,34 +114,22 @@ export function refreshUrl (content: string): string | undefined {
   return url === undefined || url === '' ? undefined : url.replace(/^(['"])(.*)\1$/s, '$2')
 }
 
-/** A form or a meta refresh can only be written as a tag: a page without either sends nothing on its own. */
-const FORM_OR_META_TAG = /<(?:form|meta)\b/i
-
 /**
- * A page answering the request that sealed a flow (see credentialWithoutState) that sends a
- * credential to the flow's redirect_uri without the sealed state: a form posting a code or token
- * input there, or a meta refresh to it carrying one. Unreadable then; not_a_response otherwise.
+ * Whether a page that carries no sealed state may still send the browser on by itself: a form or
+ * a meta refresh can only be written as a tag. On the request that sealed a flow such a page is
+ * read (captureFormPost, `context.sealedHere`); any other goes on unparsed.
  */
-export function pageSendsCredentialWithoutState (html: string, pageUrl: string, redirectUri: string): CaptureVerdict<never> {
-  if (!FORM_OR_META_TAG.test(html)) return { kind: 'not_a_response' }
-  const root = parse(html, PARSE_OPTIONS)
-  const base = documentBase(root, pageUrl)
-  for (const form of elementsNamed(root, 'FORM')) {
-    const action = form.getAttribute('action') ?? ''
-    let target: URL
-    try {
-      target = action === '' ? new URL(pageUrl) : new URL(action, base)
-    } catch {
-      continue
-    }
-    if (!sameEndpoint(target, redirectUri)) continue
-    if (elementsNamed(form, 'INPUT').some((input) => CREDENTIAL_PARAMETERS.has(input.getAttribute('name') ?? ''))) return CREDENTIAL_WITHOUT_STATE
+export function maySendBrowserOn (html: string): boolean {
+  return /<(?:form|meta)\b/i.test(html)
+}
+
+/** Where a form posts: its action (relative ones against `base`), or the page's own URL without one (HTML §4.10.21.3); undefined when the action does not parse, and a browser submits nothing. */
+function formTarget (action: string, pageUrl: string, base: string): URL | undefined {
+  try {
+    return action === '' ? new URL(pageUrl) : new URL(action, base)
+  } catch {
+    return undefined
   }
-  for (const target of refreshTargets(root)) {
-    const verdict = credentialWithoutState(target, base, redirectUri)
-    if (verdict.kind !== 'not_a_response') return verdict
-  }
-  return { kind: 'not_a_response' }
 }
 
 export function captureFormPost<F extends CapturedFlow> (html: string, pageUrl: string, open: (sealed: string) => F, context: CaptureContext): CaptureVerdict<F> {
@@ -150,14 +138,8 @@ export function captureFormPost<F extends CapturedFlow> (html: string, pageUrl: 
   const forms = sealedFormsOf(root)
   for (const form of forms) {
     const flow = open(form.sealedState)
-    // HTML §4.10.21.3: a form without an action posts to the page's own URL.
-    let target: URL
-    try {
-      target = form.action === '' ? new URL(pageUrl) : new URL(form.action, base)
-    } catch {
-      // A browser does not submit a form whose action does not parse.
-      continue
-    }
+    const target = formTarget(form.action, pageUrl, base)
+    if (target === undefined) continue
     const verdict = judgeSealedAnswer(flow, form.sealedState, target, form.parameters,
       () => matchesRedirectUri(form.action, base, flow.redirectUri) ? form.parameters : undefined, context)
     if (verdict.kind !== 'not_a_response') return verdict
@@ -191,6 +173,15 @@ export function captureFormPost<F extends CapturedFlow> (html: string, pageUrl: 
       if (flow !== undefined && text.includes(endpointText(flow.redirectUri))) {
         return { kind: 'unreadable', reason: 'a script on the page sends the sealed state to the redirect_uri' }
       }
+    }
+  }
+  // The request that sealed a flow: a form posting a credential to its redirect_uri without the
+  // sealed state (meta refreshes were judged above, by captureRedirect).
+  if (context.sealedHere !== undefined) {
+    for (const form of elementsNamed(root, 'FORM')) {
+      const target = formTarget(form.getAttribute('action') ?? '', pageUrl, base)
+      if (target === undefined || !sameEndpoint(target, context.sealedHere)) continue
+      if (elementsNamed(form, 'INPUT').some((input) => CREDENTIAL_PARAMETERS.has(input.getAttribute('name') ?? ''))) return CREDENTIAL_WITHOUT_STATE
     }
   }
   return { kind: 'not_a_response' }

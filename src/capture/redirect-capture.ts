@@ -22,6 +22,12 @@ export interface CaptureContext {
   readonly onFlowPath: boolean
   /** Response parameter names the operator allows beyond the standard ones (`extra_response_parameters`). */
   readonly extraResponseParameters: ReadonlySet<string>
+  /**
+   * The redirect_uri of the flow the very request this answers sealed, when it sealed one: an
+   * answer that sends a credential there without any sealed state fails closed (see
+   * credentialWithoutState).
+   */
+  readonly sealedHere?: string | undefined
 }
 
 /** The flow as the capture needs it. */
@@ -180,21 +186,22 @@ export function judgeSealedAnswer<F extends CapturedFlow> (flow: F, sealedState:
  */
 export function captureRedirect<F extends CapturedFlow> (location: string, base: string, open: (sealed: string) => F, context: CaptureContext): CaptureVerdict<F> {
   const redirect = findSealedRedirect(locationText(location), base)
-  if (redirect === undefined) return { kind: 'not_a_response' }
+  if (redirect === undefined) return context.sealedHere === undefined ? { kind: 'not_a_response' } : credentialWithoutState(location, base, context.sealedHere)
   const flow = open(redirect.sealedState)
   const all = [...redirect.url.searchParams, ...new URLSearchParams(redirect.url.hash.slice(1))]
   return judgeSealedAnswer(flow, redirect.sealedState, redirect.url, all, () => responseParametersOf(redirect, flow.redirectUri), context)
 }
 
 /**
- * On the request that sealed a flow, an answer that sends a credential (a code, a token) to that
- * flow's redirect_uri without the sealed state: the legacy server dropped or changed the state
- * (`JG1.…`, a leading space, the client's own). The client asked for a signed response, so the
- * plain credential must not travel: it fails closed. The answer belongs to that flow beyond doubt
- * here, being this very request's; on a later request it could be another flow's of the same
- * client, and is not judged so. `target` is a Location or a Refresh URL, resolved against `base`.
+ * On the request that sealed a flow (`context.sealedHere`), an answer that sends a credential (a
+ * code, a token) to that flow's redirect_uri without the sealed state: the legacy server dropped
+ * or changed the state (`JG1.…`, a leading space, the client's own). The client asked for a signed
+ * response, so the plain credential must not travel: it fails closed. The answer belongs to that
+ * flow beyond doubt here, being this very request's; on a later request it could be another flow's
+ * of the same client, and is not judged so. `target` is a Location or a Refresh URL (a meta
+ * refresh's too), resolved against `base`; captureFormPost judges forms the same way.
  */
-export function credentialWithoutState (target: string, base: string, redirectUri: string): CaptureVerdict<never> {
+function credentialWithoutState (target: string, base: string, redirectUri: string): CaptureVerdict<never> {
   let url: URL
   try {
     url = new URL(locationText(target), base)

@@ -40,11 +40,6 @@ export const RESPONSE_PARAMETER_NAMES: ReadonlySet<string> = new Set([
 
 export type ResponseCheck = { readonly ok: true } | { readonly ok: false, readonly reason: string }
 
-/**
- * Whether `parameters` are an authorization response to a request of `responseType`: only names
- * such a response can carry (plus the operator's `extra` names), and consistent with it: an error
- * and no credential, or every credential the response type asks for.
- */
 /** What a response_type lets a response carry, worked out once per value (a pure function of it). */
 interface ResponseTypeRules {
   readonly types: readonly string[]
@@ -74,6 +69,11 @@ function rulesFor (responseType: string): ResponseTypeRules {
 /** The rules of the response types seen last: clients use a handful (`code`, `code id_token`, ...). */
 const rememberedRulesFor = rememberedAnswers(rulesFor, { entries: 16, maxLength: 64 })
 
+/**
+ * Whether `parameters` are an authorization response to a request of `responseType`: only names
+ * such a response can carry (plus the operator's `extra` names), and consistent with it: an error
+ * and no credential, or every credential the response type asks for.
+ */
 export function checkResponseParameters (responseType: string, parameters: ParameterList, extra: ReadonlySet<string>): ResponseCheck {
   const { types, allowed, required, unknown } = rememberedRulesFor(responseType)
   const names = new Set(parameters.map(([name]) => name))
