@@ -177,12 +177,26 @@ export function captureFormPost<F extends CapturedFlow> (html: string, pageUrl: 
   }
   // The request that sealed a flow: a form posting a credential to its redirect_uri without the
   // sealed state (meta refreshes were judged above, by captureRedirect).
-  if (context.sealedHere !== undefined) {
-    for (const form of elementsNamed(root, 'FORM')) {
-      const target = formTarget(form.getAttribute('action') ?? '', pageUrl, base)
-      if (target === undefined || !sameEndpoint(target, context.sealedHere)) continue
-      if (elementsNamed(form, 'INPUT').some((input) => CREDENTIAL_PARAMETERS.has(input.getAttribute('name') ?? ''))) return CREDENTIAL_WITHOUT_STATE
-    }
-  }
+  if (context.sealedHere !== undefined && formSendsCredentialTo(root, pageUrl, base, context.sealedHere)) return CREDENTIAL_WITHOUT_STATE
   return { kind: 'not_a_response' }
+}
+
+/** The elements a form submits by name (HTML §4.10.2 "submittable elements"). */
+const SUBMITTABLE = ['INPUT', 'TEXTAREA', 'SELECT', 'BUTTON']
+
+/**
+ * Whether a form can post a credential-named field to `redirectUri`: its action, or a submit
+ * button's `formaction`, goes there; its fields are the submittable elements inside it and those
+ * outside that name it with `form="id"` (HTML §4.10.17.3).
+ */
+function formSendsCredentialTo (root: HTMLElement, pageUrl: string, base: string, redirectUri: string): boolean {
+  const submittable = SUBMITTABLE.flatMap((tag) => elementsNamed(root, tag))
+  for (const form of elementsNamed(root, 'FORM')) {
+    const id = form.getAttribute('id')
+    const fields = [...SUBMITTABLE.flatMap((tag) => elementsNamed(form, tag)), ...(id === undefined ? [] : submittable.filter((field) => field.getAttribute('form') === id))]
+    if (!fields.some((field) => CREDENTIAL_PARAMETERS.has(field.getAttribute('name') ?? ''))) continue
+    const actions = [form.getAttribute('action') ?? '', ...fields.map((field) => field.getAttribute('formaction')).filter((action): action is string => action !== undefined)]
+    if (actions.some((action) => { const target = formTarget(action, pageUrl, base); return target !== undefined && sameEndpoint(target, redirectUri) })) return true
+  }
+  return false
 }
